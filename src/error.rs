@@ -1,0 +1,73 @@
+//! Error types: one enum per concern, mapped once to Python exceptions in the bindings.
+
+use thiserror::Error;
+
+/// Bad input: names the field and the rule it broke.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// The field at fault, e.g. `phone`, `data[3].custom.currency`.
+    pub field: String,
+    /// Which rule was broken.
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error, with its field placed under `prefix` (e.g. `data[2].user`).
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.field = if self.field.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{}", self.field)
+        };
+        self
+    }
+}
+
+/// A send that did not succeed.
+#[derive(Debug, Clone, Error)]
+pub enum SendError {
+    /// The events could not be built into a valid payload; nothing was sent.
+    #[error("invalid event: {0}")]
+    Validation(#[from] ValidationError),
+    /// The platform answered with an error.
+    #[error("{platform} API error {code}{}: {message}{}", .subcode.map(|s| format!("/{s}")).unwrap_or_default(), .trace_id.as_ref().map(|t| format!(" (trace id {t})")).unwrap_or_default())]
+    Api {
+        platform: &'static str,
+        code: i64,
+        subcode: Option<i64>,
+        message: String,
+        trace_id: Option<String>,
+        http_status: u16,
+        retryable: bool,
+        attempts: u32,
+        /// Events accepted by earlier requests of the same send (batches before the failing one).
+        events_sent: usize,
+    },
+    /// The request never got a usable answer: connection refused or dropped, timeout, bad body.
+    #[error("{platform} transport error: {message}")]
+    Transport {
+        platform: &'static str,
+        message: String,
+        retryable: bool,
+        attempts: u32,
+        events_sent: usize,
+    },
+}
+
+impl SendError {
+    /// Whether trying again later may succeed.
+    pub fn retryable(&self) -> bool {
+        match self {
+            SendError::Validation(_) => false,
+            SendError::Api { retryable, .. } | SendError::Transport { retryable, .. } => *retryable,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Country and US/CA state tables for the normalisers.
