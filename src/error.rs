@@ -1,5 +1,6 @@
 //! Error types: one enum per concern, mapped once to Python exceptions in the bindings.
 
+use std::time::Duration;
 use thiserror::Error;
 
 /// Bad input: names the field and the rule it broke.
@@ -50,6 +51,8 @@ pub enum SendError {
         attempts: u32,
         /// Events accepted by earlier requests of the same send (batches before the failing one).
         events_sent: usize,
+        /// How long the platform asked us to wait (`Retry-After`), when it said so.
+        retry_after: Option<Duration>,
     },
     /// The request never got a usable answer: connection refused or dropped, timeout, bad body.
     #[error("{platform} transport error: {message}")]
@@ -59,6 +62,8 @@ pub enum SendError {
         retryable: bool,
         attempts: u32,
         events_sent: usize,
+        /// How long the server asked us to wait (`Retry-After`), when it said so.
+        retry_after: Option<Duration>,
     },
 }
 
@@ -68,6 +73,46 @@ impl SendError {
         match self {
             SendError::Validation(_) => false,
             SendError::Api { retryable, .. } | SendError::Transport { retryable, .. } => *retryable,
+        }
+    }
+
+    /// The wait the server asked for (`Retry-After`), if any. Set when the wait exceeded
+    /// `SenderConfig::max_retry_after` (the sender then gives up instead of sleeping) or when the
+    /// last attempt carried the header.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SendError::Validation(_) => None,
+            SendError::Api { retry_after, .. } | SendError::Transport { retry_after, .. } => {
+                *retry_after
+            }
+        }
+    }
+
+    /// HTTP attempts made by the send that failed (0 for a validation error).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            SendError::Validation(_) => 0,
+            SendError::Api { attempts, .. } | SendError::Transport { attempts, .. } => *attempts,
+        }
+    }
+
+    /// Events accepted by earlier requests of the same send.
+    pub fn events_sent(&self) -> usize {
+        match self {
+            SendError::Validation(_) => 0,
+            SendError::Api { events_sent, .. } | SendError::Transport { events_sent, .. } => {
+                *events_sent
+            }
+        }
+    }
+
+    /// `"meta"` or `"tiktok"`; `None` for a validation error.
+    pub fn platform(&self) -> Option<&'static str> {
+        match self {
+            SendError::Validation(_) => None,
+            SendError::Api { platform, .. } | SendError::Transport { platform, .. } => {
+                Some(platform)
+            }
         }
     }
 }
