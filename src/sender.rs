@@ -656,15 +656,33 @@ fn split_payload(payload: &Value) -> Result<Vec<Body>, SendError> {
 // ---------------------------------------------------------------------------------------------
 
 /// Pooled clients keyed by connect timeout (reqwest sets it per client, not per request). With
-/// the default config this holds exactly one client for the whole process.
-static CLIENTS: Lazy<Mutex<HashMap<Duration, reqwest::blocking::Client>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
+/// the default config this holds exactly one client for the whole process. The process id is
+/// kept so that a forked child (Odoo's prefork workers) builds its own client instead of using
+/// the parent's, whose I/O thread does not exist in the child.
+struct ClientPool {
+    pid: u32,
+    clients: HashMap<Duration, reqwest::blocking::Client>,
+}
+
+static CLIENTS: Lazy<Mutex<ClientPool>> = Lazy::new(|| {
+    Mutex::new(ClientPool {
+        pid: std::process::id(),
+        clients: HashMap::new(),
+    })
+});
 
 fn client(connect_timeout: Duration) -> Result<reqwest::blocking::Client, String> {
-    let mut map = CLIENTS
+    let mut pool = CLIENTS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(c) = map.get(&connect_timeout) {
+    let pid = std::process::id();
+    if pool.pid != pid {
+        // Inherited across fork: dropping these would wait for an I/O thread that is not
+        // there, so leak them.
+        std::mem::forget(std::mem::take(&mut pool.clients));
+        pool.pid = pid;
+    }
+    if let Some(c) = pool.clients.get(&connect_timeout) {
         return Ok(c.clone());
     }
     let c = reqwest::blocking::Client::builder()
@@ -679,7 +697,7 @@ fn client(connect_timeout: Duration) -> Result<reqwest::blocking::Client, String
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| format!("could not build the HTTP client: {}", error_chain(&e)))?;
-    map.insert(connect_timeout, c.clone());
+    pool.clients.insert(connect_timeout, c.clone());
     Ok(c)
 }
 

@@ -1076,7 +1076,17 @@ fn clients_are_shared() {
     let a = client(Duration::from_secs(3)).unwrap();
     let _b = client(Duration::from_secs(3)).unwrap();
     drop(a);
-    let map = CLIENTS.lock().unwrap();
-    assert!(map.contains_key(&Duration::from_secs(3)));
-    assert!(map.len() <= 2);
+    let pool = CLIENTS.lock().unwrap();
+    assert_eq!(pool.pid, std::process::id());
+    assert!(pool.clients.contains_key(&Duration::from_secs(3)));
+}
+
+#[test]
+fn senders_are_send_and_sync() {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<MetaSender>();
+    check::<TikTokSender>();
+    check::<SenderConfig>();
+    check::<SendResult>();
+    check::<SendError>();
 }
