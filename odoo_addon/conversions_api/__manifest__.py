@@ -1,0 +1,25 @@
+{
+    'name': 'Conversion APIs (Meta & TikTok server-side tracking)',
+    'summary': 'Send website and server events to the Meta Conversions API '
+               'and the TikTok Events API through a durable outbox',
+    'version': '1.0.0',
+    'category': 'Website/Website',
+    'author': 'convapi contributors',
+    'website': 'https://github.com/convapi/convapi',
+    'license': 'LGPL-3',
+    'depends': ['website_sale'],
+    'external_dependencies': {'python': ['convapi']},
+    'data': [
+        'security/conversions_api_security.xml',
+        'security/ir.model.access.csv',
+        'data/conversions_api_event_type_data.xml',
+        'data/ir_cron_data.xml',
+        'views/conversions_api_service_views.xml',
+        'views/conversions_api_event_views.xml',
+        'views/res_config_settings_views.xml',
+        'views/conversions_api_menus.xml',
+    ],
+    'assets': {},
+    'installable': True,
+    'application': False,
+}

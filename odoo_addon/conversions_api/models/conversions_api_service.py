@@ -1,0 +1,361 @@
+"""A Meta pixel or TikTok pixel that receives server-side events, per website."""
+
+import logging
+from datetime import timedelta
+
+from lxml.builder import E
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from .. import const, utils
+
+_logger = logging.getLogger(__name__)
+
+try:
+    import convapi
+except ImportError:  # declared in external_dependencies; keep the registry loadable
+    convapi = None
+
+
+class ConversionsApiService(models.Model):
+    _name = 'conversions.api.service'
+    _description = 'Conversion API service'
+    _order = 'sequence, id'
+
+    name = fields.Char(required=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    platform = fields.Selection(
+        [('meta', 'Meta Conversions API'), ('tiktok', 'TikTok Events API')],
+        required=True, default='meta')
+    pixel_id = fields.Char(
+        string='Pixel ID', required=True,
+        help='Meta pixel (dataset) ID, or TikTok pixel code.')
+    access_token = fields.Char(
+        groups='base.group_system', copy=False,
+        help='Conversions API access token (Meta) or Events API access token (TikTok).')
+    test_event_code = fields.Char(
+        help='While set, every event is sent as a test event (Meta: Test events tab, '
+             'TikTok: Test events). Events sent with a test code still count: clear it '
+             'in production.')
+    website_id = fields.Many2one(
+        'website', ondelete='cascade', index=True,
+        help='Leave empty to send the events of every website of the company.')
+    company_id = fields.Many2one(
+        'res.company', index=True,
+        compute='_compute_company_id', store=True, readonly=False, precompute=True)
+    browser_pixel = fields.Boolean(
+        string='Browser pixel', default=True,
+        help='Also load the platform pixel in the browser, sharing the event IDs so the '
+             'platform deduplicates. Off: server-only tracking.')
+    limited_data_use = fields.Boolean(
+        string='Limited Data Use',
+        help='Flag every event for restricted processing (Meta LDU, TikTok limited_data_use).')
+    consent_policy = fields.Selection(
+        [('skip', 'Do not send'),
+         ('anonymous', 'Send without personal data'),
+         ('ldu', 'Send with Limited Data Use')],
+        string='Without consent', required=True, default='skip',
+        help='What to do with an event when the visitor declined optional cookies.')
+    event_type_ids = fields.Many2many(
+        'conversions.api.event.type', string='Events',
+        default=lambda self: self.env['conversions.api.event.type'].search([]),
+        help='Standard events this service sends.')
+    send_custom_events = fields.Boolean(
+        default=True, help='Also send events whose name is not a standard event type.')
+    match_email = fields.Boolean(string='Email', default=True)
+    match_phone = fields.Boolean(string='Phone', default=True)
+    match_name = fields.Boolean(string='First and last name', default=True)
+    match_address = fields.Boolean(string='City, state, zip, country', default=True)
+    match_demographics = fields.Boolean(string='Gender and date of birth', default=True)
+    match_external_id = fields.Boolean(string='External ID (customer ID)', default=True)
+    match_ip_user_agent = fields.Boolean(string='IP address and user agent', default=True)
+    match_click_ids = fields.Boolean(
+        string='Browser and click IDs (fbp, fbc, ttp, ttclid)', default=True)
+    is_system_fallback = fields.Boolean(
+        string='From system parameters', readonly=True, copy=False,
+        help='Managed from Website settings (meta_capi.* / tiktok_eapi.* system parameters); '
+             'used for websites without a service of this platform.')
+    sent_count_24h = fields.Integer(string='Sent (24 h)', compute='_compute_event_counts')
+    failed_count_24h = fields.Integer(string='Failed (24 h)', compute='_compute_event_counts')
+    pending_count = fields.Integer(string='Pending', compute='_compute_event_counts')
+
+    # A list arch that works on 17 (<tree>) and 18/19 (<list>): generated, not XML.
+    @api.model
+    def _get_default_tree_view(self):
+        return self._conversions_api_list_arch(E.tree)
+
+    @api.model
+    def _get_default_list_view(self):
+        return self._conversions_api_list_arch(E.list)
+
+    @api.model
+    def _conversions_api_list_arch(self, maker):
+        return maker(
+            E.field(name='sequence', widget='handle'),
+            E.field(name='name'),
+            E.field(name='platform'),
+            E.field(name='pixel_id'),
+            E.field(name='website_id'),
+            E.field(name='company_id', groups='base.group_multi_company', optional='show'),
+            E.field(name='browser_pixel', optional='show'),
+            E.field(name='consent_policy', optional='show'),
+            E.field(name='test_event_code', optional='show'),
+            E.field(name='active', widget='boolean_toggle'),
+            string=self._description,
+        )
+
+    @api.depends('website_id')
+    def _compute_company_id(self):
+        for service in self:
+            if service.website_id:
+                service.company_id = service.website_id.company_id
+            elif not service.company_id and not service.is_system_fallback:
+                service.company_id = self.env.company
+
+    def _compute_event_counts(self):
+        counts = {service.id: {} for service in self}
+        if self.ids:
+            since = fields.Datetime.now() - timedelta(hours=24)
+            Event = self.env['conversions.api.event'].sudo()
+            for state, count_domain in (
+                ('sent', [('state', '=', 'sent'), ('write_date', '>=', since)]),
+                ('failed', [('state', '=', 'failed'), ('write_date', '>=', since)]),
+                ('pending', [('state', 'in', ('queued', 'retrying'))]),
+            ):
+                groups = Event._read_group(
+                    [('service_id', 'in', self.ids)] + count_domain, ['service_id'], ['__count'])
+                for service, count in groups:
+                    counts[service.id][state] = count
+        for service in self:
+            service_counts = counts.get(service.id, {})
+            service.sent_count_24h = service_counts.get('sent', 0)
+            service.failed_count_24h = service_counts.get('failed', 0)
+            service.pending_count = service_counts.get('pending', 0)
+
+    # ------------------------------------------------------------------
+    # Internal hub used by the storefront tracking and send_event
+    # ------------------------------------------------------------------
+
+    def _accepts_event(self, event_name):
+        """Whether this service sends events named ``event_name``."""
+        self.ensure_one()
+        if event_name in self.event_type_ids.mapped('code'):
+            return True
+        known = self.env['conversions.api.event.type'].sudo().search([('code', '=', event_name)])
+        return not known and self.send_custom_events
+
+    @api.model
+    def _services_for_website(self, website):
+        """Active services sending the events of ``website`` (sudo recordset).
+
+        Services without a website apply to every website of their company. A platform
+        without any such service falls back to the system parameters ``meta_capi.*`` /
+        ``tiktok_eapi.*``, materialised as one service flagged ``is_system_fallback``.
+        """
+        Service = self.sudo()
+        domain = [('is_system_fallback', '=', False)]
+        if website:
+            domain += [
+                '|', ('website_id', '=', False), ('website_id', '=', website.id),
+                '|', ('company_id', '=', False), ('company_id', '=', website.company_id.id),
+            ]
+        else:
+            domain += [('website_id', '=', False)]
+        services = Service.search(domain)
+        for platform in ('meta', 'tiktok'):
+            if not services.filtered(lambda service, p=platform: service.platform == p):
+                services |= Service._system_fallback_service(platform)
+        return services
+
+    @api.model
+    def _system_fallback_service(self, platform):
+        """The service mirroring the platform's system parameters, created or updated on use.
+
+        Returns an empty recordset when the parameters do not enable the platform.
+        """
+        params = self.env['ir.config_parameter'].sudo()
+        prefix = const.SYSTEM_PARAMETER_PREFIX[platform]
+        enabled = utils.is_enabled(params.get_param(f'{prefix}.enabled'))
+        values = {
+            'pixel_id': (params.get_param(f'{prefix}.pixel_id') or '').strip(),
+            'access_token': (params.get_param(f'{prefix}.access_token') or '').strip(),
+            'test_event_code': (params.get_param(f'{prefix}.test_event_code') or '').strip()
+            or False,
+        }
+        Service = self.sudo().with_context(active_test=False)
+        service = Service.search(
+            [('is_system_fallback', '=', True), ('platform', '=', platform)], limit=1)
+        usable = enabled and values['pixel_id'] and values['access_token']
+        if not usable:
+            if service.active:
+                service.active = False
+            return self.sudo().browse()
+        values['active'] = True
+        if service:
+            changed = {key: value for key, value in values.items() if service[key] != value}
+            if changed:
+                service.write(changed)
+        else:
+            label = dict(self._fields['platform'].selection)[platform]
+            service = Service.create(dict(
+                values,
+                name=_('%(platform)s (system parameters)', platform=label),
+                platform=platform,
+                is_system_fallback=True,
+                company_id=False,
+                sequence=100,
+            ))
+        return service.with_context(active_test=True)
+
+    @api.model
+    def _sync_system_fallbacks(self):
+        for platform in const.SYSTEM_PARAMETER_PREFIX:
+            self._system_fallback_service(platform)
+
+    def _filter_user_data(self, user):
+        """Keep the match keys this service allows (user holds Meta-native keys)."""
+        self.ensure_one()
+        allowed = set()
+        for switch, keys in const.MATCH_KEY_GROUPS.items():
+            if self[switch]:
+                allowed.update(keys)
+        return {key: value for key, value in user.items() if key in allowed}
+
+    def _make_sender(self, max_retries=None):
+        """A convapi sender for this service; the token never leaves this call."""
+        self.ensure_one()
+        if convapi is None:
+            raise UserError(_('The convapi Python package is not installed.'))
+        service = self.sudo()
+        params = self.env['ir.config_parameter'].sudo()
+        base_url_param = (const.PARAM_META_BASE_URL if service.platform == 'meta'
+                          else const.PARAM_TIKTOK_BASE_URL)
+        base_url = (params.get_param(base_url_param) or '').strip().rstrip('/')
+        base_url = base_url or const.DEFAULT_BASE_URL[service.platform]
+        timeout = _to_float(params.get_param(const.PARAM_SENDER_TIMEOUT),
+                            const.DEFAULT_SENDER_TIMEOUT)
+        if max_retries is None:
+            max_retries = _to_int(params.get_param(const.PARAM_SENDER_MAX_RETRIES),
+                                  const.DEFAULT_SENDER_MAX_RETRIES)
+        if not service.pixel_id or not service.access_token:
+            raise UserError(_('Service %s has no pixel ID or access token.', service.name))
+        sender_class = convapi.MetaSender if service.platform == 'meta' else convapi.TikTokSender
+        return sender_class(
+            service.pixel_id.strip(), service.access_token.strip(),
+            base_url=base_url, timeout=timeout, max_retries=max_retries)
+
+    def _validate_event(self, event):
+        """Raise convapi.ValidationError when the platform would refuse the event."""
+        self.ensure_one()
+        if self.platform == 'meta':
+            convapi.build_meta_payload([event])
+        else:
+            convapi.build_tiktok_payload([event], pixel_code=self.pixel_id)
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_send_test_event(self):
+        """Send one PageView with the test event code, now, and show the platform's answer."""
+        self.ensure_one()
+        if not self.env.is_system():
+            raise AccessError(_('Only administrators can send test events.'))
+        if not self.test_event_code:
+            raise UserError(_(
+                'Set a test event code first: an event sent without one counts as a real '
+                'event.'))
+        event = self._test_event()
+        platform = dict(self._fields['platform'].selection)[self.platform]
+        try:
+            result = self._make_sender(max_retries=0).send(
+                [event], test_event_code=self.test_event_code)
+        except convapi.ConvapiError as error:
+            _logger.info('conversions_api: test event refused by %s (service %s)',
+                         self.platform, self.id)
+            return _notification(
+                _('Test event refused'),
+                _('%(platform)s answered: %(message)s', platform=platform,
+                  message=error_message(error)),
+                'danger')
+        details = [_('%(platform)s accepted the test event.', platform=platform)]
+        if result.events_received is not None:
+            details.append(_('Events received: %s.', result.events_received))
+        if result.trace_id:
+            details.append(_('Trace ID: %s.', result.trace_id))
+        details.extend(result.messages or [])
+        return _notification(_('Test event sent'), ' '.join(details), 'success')
+
+    def _test_event(self):
+        from odoo.http import request
+
+        website = self.website_id or self.env['website'].get_current_website()
+        base_url = website.get_base_url() if website else self.get_base_url()
+        user = {
+            'external_id': 'conversions_api_test_event',
+            'client_user_agent': 'Odoo conversions_api test event',
+        }
+        try:
+            if request and request.httprequest:
+                user['client_ip_address'] = request.httprequest.remote_addr
+                user['client_user_agent'] = request.httprequest.user_agent.string or \
+                    user['client_user_agent']
+        except RuntimeError:  # no request bound
+            pass
+        if self.env.user.email:
+            user['email'] = self.env.user.email
+        hashed = utils.hash_user_data(convapi, user)
+        return {
+            'event_name': 'PageView',
+            'event_id': f'test-{self.id}-{int(fields.Datetime.now().timestamp())}',
+            'event_source_url': base_url,
+            'action_source': 'website',
+            'user': hashed,
+        }
+
+    def action_view_events(self):
+        self.ensure_one()
+        action = self.env['ir.actions.act_window']._for_xml_id(
+            'conversions_api.action_conversions_api_event')
+        action['domain'] = [('service_id', '=', self.id)]
+        action['context'] = {'default_service_id': self.id}
+        return action
+
+    def action_view_failed_events(self):
+        action = self.action_view_events()
+        action['context'] = dict(action['context'], search_default_filter_failed=1)
+        return action
+
+
+def error_message(error):
+    """A log- and UI-safe description of a convapi error (never the token)."""
+    code = getattr(error, 'code', None)
+    message = getattr(error, 'message', None) or str(error)
+    if code is not None:
+        subcode = getattr(error, 'subcode', None)
+        code_text = f'{code}/{subcode}' if subcode else str(code)
+        return f'[{code_text}] {message}'
+    return message
+
+
+def _notification(title, message, kind):
+    return {
+        'type': 'ir.actions.client',
+        'tag': 'display_notification',
+        'params': {'title': title, 'message': message, 'type': kind, 'sticky': kind != 'success'},
+    }
+
+
+def _to_float(value, default):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _to_int(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
