@@ -1090,3 +1090,134 @@ fn senders_are_send_and_sync() {
     check::<SendResult>();
     check::<SendError>();
 }
+
+// ------------------------------------------------------------------------------------------
+// send(): the builders plus the engine
+// ------------------------------------------------------------------------------------------
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn neutral_events(n: usize) -> Vec<Value> {
+    let now = now_secs();
+    (0..n)
+        .map(|i| {
+            json!({
+                "event_name": "Purchase",
+                "event_id": format!("order-{i}"),
+                "event_time": now - 60,
+                "event_source_url": "https://shop.example.com/checkout",
+                "action_source": "website",
+                "user": {
+                    "email": format!(" Buyer{i}@Example.COM "),
+                    "client_ip_address": "203.0.113.7",
+                    "client_user_agent": "Mozilla/5.0",
+                },
+                "custom": {"value": 12.5, "currency": "EUR"},
+            })
+        })
+        .collect()
+}
+
+fn sha256_hex(s: &str) -> String {
+    crate::normalize::hash_value(s)
+}
+
+#[test]
+fn meta_send_builds_hashes_and_splits() {
+    let server = Server::start(vec![
+        meta_ok(1000, "t1"),
+        meta_ok(1000, "t2"),
+        meta_ok(500, "t3"),
+    ]);
+    let r = meta(&server)
+        .send(&neutral_events(2500), Some("TEST42"))
+        .unwrap();
+    assert_eq!((r.events_received, r.requests, r.attempts), (2500, 3, 3));
+    assert_eq!(r.trace_ids, vec!["t1", "t2", "t3"]);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    let sizes: Vec<usize> = reqs
+        .iter()
+        .map(|q| q.json()["data"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes, vec![1000, 1000, 500]);
+    let last = reqs[2].json();
+    assert_eq!(last["access_token"], TOKEN);
+    assert_eq!(last["test_event_code"], "TEST42");
+    let ev = &last["data"][0];
+    assert_eq!(ev["event_id"], "order-2000");
+    assert_eq!(ev["event_name"], "Purchase");
+    // The email is normalised and hashed by the builder, never sent in clear.
+    assert_eq!(
+        ev["user_data"]["em"][0],
+        sha256_hex("buyer2000@example.com")
+    );
+    assert!(!String::from_utf8_lossy(&reqs[2].body).contains("Example.COM"));
+    for q in &reqs {
+        assert_eq!(q.path, "/v25.0/1234567890/events");
+    }
+}
+
+#[test]
+fn tiktok_send_builds_and_splits() {
+    let server = Server::start(vec![
+        tiktok_reply(0, "OK", "r1"),
+        tiktok_reply(0, "OK", "r2"),
+        tiktok_reply(0, "OK", "r3"),
+    ]);
+    let r = tiktok(&server).send(&neutral_events(2001), None).unwrap();
+    assert_eq!((r.events_received, r.requests), (2001, 3));
+    assert_eq!(r.code, Some(0));
+    let reqs = server.requests();
+    let sizes: Vec<usize> = reqs
+        .iter()
+        .map(|q| q.json()["data"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes, vec![1000, 1000, 1]);
+    for q in &reqs {
+        let b = q.json();
+        assert_eq!(b["event_source_id"], "CPIXEL123");
+        assert_eq!(q.header("Access-Token"), Some(TOKEN));
+        assert!(b.get("access_token").is_none());
+    }
+    assert_eq!(reqs[2].json()["data"][0]["event_id"], "order-2000");
+}
+
+#[test]
+fn invalid_event_sends_nothing_and_names_its_index() {
+    let server = Server::start(vec![meta_ok(1000, "t1"), meta_ok(1000, "t2")]);
+    let mut events = neutral_events(1500);
+    events[1234]["event_source_url"] = Value::Null;
+    events[1234]["event_time"] = json!("not a time");
+    let e = meta(&server).send(&events, None).unwrap_err();
+    match &e {
+        SendError::Validation(v) => assert!(v.field.starts_with("events[1234]"), "{v}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!e.retryable());
+    assert_eq!(server.requests().len(), 0);
+    let e = tiktok(&server).send(&[], None).unwrap_err();
+    assert!(matches!(e, SendError::Validation(_)));
+}
+
+#[test]
+fn send_with_pinned_clock() {
+    let server = Server::start(vec![tiktok_reply(0, "OK", "r1")]);
+    let mut events = neutral_events(1);
+    events[0]["event_time"] = json!(1_700_000_000);
+    let opts = BuildOptions {
+        now: Some(1_700_000_100),
+        ..BuildOptions::default()
+    };
+    let r = tiktok(&server)
+        .send_with(&events, Some("T1"), &opts)
+        .unwrap();
+    assert_eq!(r.events_received, 1);
+    let body = server.requests()[0].json();
+    assert_eq!(body["data"][0]["event_time"], 1_700_000_000);
+    assert_eq!(body["test_event_code"], "T1");
+}
