@@ -928,6 +928,7 @@ def _validate_tiktok_event(event: Any, idx: int, event_source: str) -> dict:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128
     allow_reuse_address = True
     fake: FakeAdServer
 
@@ -1357,9 +1358,7 @@ class FakeAdServer:
         else:
             answer = self._unknown_path(path)
 
-        if answer is None:
-            h.drop()
-        else:
+        if answer is not None:
             rec.status = answer.status
             rec.response = answer.body
             rec.response_headers = dict(answer.headers)
@@ -1380,7 +1379,9 @@ class FakeAdServer:
                         )
                     )
         self._log_request(rec)
-        if answer is not None:
+        if answer is None:
+            h.drop()
+        else:
             try:
                 h.answer(answer)
             except (BrokenPipeError, ConnectionResetError):
