@@ -203,6 +203,10 @@ class ConversionsApiEvent(models.Model):
                 'user': service_user,
                 'custom': dict(custom_data or {}),
             }
+            if not (event.get('event_source_url') and service_user.get('client_user_agent')):
+                # Meta requires both for website events; a server-side fact without a
+                # browser behind it (back-office confirmation, server action) is not one.
+                event['action_source'] = 'system_generated'
             for key in const.EVENT_EXTRA_KEYS:
                 if (event_extra or {}).get(key) not in (None, ''):
                     event[key] = event_extra[key]
@@ -291,7 +295,7 @@ class ConversionsApiEvent(models.Model):
         self._flush(commit=True)
 
     @api.model
-    def _flush(self, limit=None, ids=None, commit=False, now=None):
+    def _flush(self, limit=None, ids=None, commit=False, now=None, batch_size=None):
         """Send the due rows (queued, or retrying and due), in batches per service.
 
         Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so concurrent flushes never send
@@ -299,10 +303,10 @@ class ConversionsApiEvent(models.Model):
         as it is sent. Returns the number of rows processed.
         """
         now = now or fields.Datetime.now()
+        batch_size = min(batch_size or const.BATCH_SIZE, const.BATCH_SIZE)
         processed = 0
         while limit is None or processed < limit:
-            batch_limit = const.BATCH_SIZE if limit is None else min(const.BATCH_SIZE,
-                                                                    limit - processed)
+            batch_limit = batch_size if limit is None else min(batch_size, limit - processed)
             try:
                 rows = self._claim_due(batch_limit, ids=ids, now=now)
             except psycopg2.errors.SerializationFailure:

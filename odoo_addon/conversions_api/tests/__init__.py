@@ -1,0 +1,10 @@
+# ruff: noqa: F401
+from . import (
+    test_delivery,
+    test_install,
+    test_outbox_transactions,
+    test_retention,
+    test_security,
+    test_send_event,
+    test_settings,
+)

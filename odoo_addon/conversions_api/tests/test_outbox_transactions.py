@@ -1,0 +1,145 @@
+"""Real transactions on their own connections: commit, rollback and concurrent flushes.
+
+TransactionCase never commits, so these tests open cursors on the registry, commit
+what they set up, and remove it again afterwards.
+"""
+
+import threading
+from collections import Counter
+from contextlib import contextmanager
+
+from convapi.testing import FakeAdServer
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+from odoo.tests import tagged
+from odoo.tests.common import BaseCase, get_db_name
+
+from .common import TOKEN, USER_AGENT, point_params_at
+
+PIXEL = '9090909090'
+PARAMS = (
+    'conversions_api.meta_base_url', 'conversions_api.tiktok_base_url',
+    'conversions_api.sender_max_retries', 'conversions_api.sender_timeout',
+    'meta_capi.enabled', 'tiktok_eapi.enabled',
+)
+
+
+@tagged('post_install', '-at_install')
+class TestOutboxTransactions(BaseCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+        cls.fake = FakeAdServer().start()
+        cls.addClassCleanup(cls.fake.stop)
+        with cls.committed_env() as env:
+            params = env['ir.config_parameter']
+            cls.saved_params = {key: params.get_param(key) for key in PARAMS}
+            point_params_at(env, cls.fake)
+            others = env['conversions.api.service'].search([])
+            cls.other_service_ids = others.ids
+            others.write({'active': False})
+            cls.service_id = env['conversions.api.service'].create({
+                'name': 'Committed test pixel', 'platform': 'meta', 'pixel_id': PIXEL,
+                'access_token': TOKEN, 'website_id': False, 'company_id': False,
+            }).id
+        cls.addClassCleanup(cls.remove_committed_data)
+
+    @classmethod
+    def remove_committed_data(cls):
+        with cls.committed_env() as env:
+            service = env['conversions.api.service'].browse(cls.service_id)
+            env['conversions.api.event'].search([('service_id', '=', service.id)]).unlink()
+            service.unlink()
+            env['conversions.api.service'].browse(cls.other_service_ids).write({'active': True})
+            params = env['ir.config_parameter']
+            for key, value in cls.saved_params.items():
+                params.set_param(key, value or False)
+
+    @classmethod
+    @contextmanager
+    def committed_env(cls):
+        with cls.registry.cursor() as cr:  # commits on success, rolls back on error
+            yield api.Environment(cr, SUPERUSER_ID, {})
+
+    def setUp(self):
+        super().setUp()
+        self.fake.reset()
+        self.addCleanup(self.delete_events)
+
+    def delete_events(self):
+        with self.committed_env() as env:
+            env['conversions.api.event'].search([('service_id', '=', self.service_id)]).unlink()
+
+    def send(self, env, event_id, event_name='ViewContent'):
+        return env['meta.conversions.api'].send_event(
+            event_name, user_data={'email': f'{event_id}@example.com'},
+            custom_data={'content_ids': [event_id]}, event_id=event_id,
+            request_context={'client_user_agent': USER_AGENT,
+                             'event_source_url': 'https://shop.example.com/'},
+        )
+
+    def states(self, event_ids):
+        with self.committed_env() as env:
+            events = env['conversions.api.event'].search([('event_id', 'in', event_ids)])
+            return {event.event_id: event.state for event in events}
+
+    def test_commit_sends_after_commit(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            events = self.send(env, 'committed-1')
+            self.assertEqual(len(events), 1)
+            self.assertFalse(self.fake.requests, 'nothing leaves before the commit')
+        # Leaving the block committed; the post-commit hook flushed on a new cursor.
+        self.assertEqual([e['event_id'] for e in self.fake.meta_events(PIXEL)], ['committed-1'])
+        self.assertEqual(self.states(['committed-1']), {'committed-1': 'sent'})
+
+    def test_rollback_sends_nothing(self):
+        cr = self.registry.cursor()
+        try:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            self.assertEqual(len(self.send(env, 'rolled-back-1')), 1)
+            cr.rollback()
+        finally:
+            cr.close()
+        with self.committed_env() as env:
+            env['conversions.api.event']._flush()
+        self.assertFalse(self.fake.requests)
+        self.assertEqual(self.states(['rolled-back-1']), {})
+
+    def test_no_double_send_under_concurrent_flushes(self):
+        event_ids = [f'concurrent-{index}' for index in range(120)]
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            for event_id in event_ids:
+                self.send(env, event_id)
+            cr.postcommit.clear()  # leave the rows to the two flushes below
+        self.assertFalse(self.fake.requests)
+        # Slow answers keep both workers busy at the same time.
+        self.fake.inject('meta', 'delay', times=len(event_ids), seconds=0.05)
+
+        start = threading.Barrier(2)
+        processed, errors = [], []
+
+        def worker():
+            try:
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    start.wait(timeout=10)
+                    processed.append(env['conversions.api.event']._flush(
+                        commit=True, batch_size=10))
+            except Exception as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        self.assertFalse(errors)
+        self.assertEqual(sum(processed), len(event_ids))
+        sent = Counter(e['event_id'] for e in self.fake.meta_events(PIXEL))
+        self.assertEqual(set(sent), set(event_ids))
+        self.assertEqual(max(sent.values()), 1, 'an event was sent twice')
+        self.assertEqual(set(self.states(event_ids).values()), {'sent'})
