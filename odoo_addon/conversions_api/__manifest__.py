@@ -18,8 +18,13 @@
         'views/conversions_api_event_views.xml',
         'views/res_config_settings_views.xml',
         'views/conversions_api_menus.xml',
+        'views/templates.xml',
     ],
-    'assets': {},
+    'assets': {
+        'web.assets_frontend': [
+            'conversions_api/static/src/js/pixel_events.js',
+        ],
+    },
     'installable': True,
     'application': False,
 }

@@ -8,3 +8,4 @@ from . import (
     test_send_event,
     test_settings,
 )
+from . import test_storefront, test_storefront_helpers

@@ -1,0 +1,161 @@
+"""Shop routes that mark funnel steps, and the endpoint the pixel script drains AJAX events from."""
+
+import logging
+from urllib.parse import urlsplit
+
+from odoo import http, release
+from odoo.addons.website_sale.controllers.main import WebsiteSale
+from odoo.http import request
+
+from .. import storefront
+
+try:  # 18+: the payment controller has its own file
+    from odoo.addons.website_sale.controllers.payment import PaymentPortal
+except ImportError:  # 17
+    from odoo.addons.website_sale.controllers.main import PaymentPortal
+
+_logger = logging.getLogger(__name__)
+
+ODOO_VERSION = release.version_info[0]
+MAX_PENDING_BODY = 2048
+
+
+def _current_cart():
+    if ODOO_VERSION >= 19:
+        return request.cart
+    return request.website.sale_get_order()
+
+
+def _track(event_name, **kwargs):
+    return request.env['ir.http']._convapi_track(event_name, **kwargs)
+
+
+def _track_order_step(event_name, order):
+    """Checkout steps: keep the context on the order and send the cart's contents."""
+    try:
+        if not order:
+            return
+        order._convapi_store_request_context()
+        custom = storefront.order_custom_data(order)
+        partner = order.partner_id
+        if partner == request.website.user_id.partner_id:  # a guest before the address step
+            partner = None
+        _track(event_name, custom_data=custom, partner=partner)
+    except Exception:
+        _logger.exception('conversions_api: %s hook failed', event_name)
+
+
+class ConversionsApiWebsiteSale(WebsiteSale):
+
+    @http.route()
+    def shop(self, page=0, category=None, search='', **post):
+        response = super().shop(page=page, category=category, search=search, **post)
+        if search and not page:
+            _track('Search', custom_data={'search_string': search})
+        return response
+
+    @http.route()
+    def product(self, product, *args, **kwargs):
+        response = super().product(product, *args, **kwargs)
+        try:
+            self._convapi_view_content(response, product)
+        except Exception:
+            _logger.exception('conversions_api: ViewContent hook failed')
+        return response
+
+    def _convapi_view_content(self, response, product):
+        qcontext = getattr(response, 'qcontext', None) or {}
+        if not qcontext.get('product'):
+            return  # a redirect or an error page
+        info = qcontext.get('combination_info')
+        if not info:
+            info = product._get_combination_info()
+        variant = request.env['product.product'].browse(info.get('product_id')).exists()
+        variant = variant or product.product_variant_id
+        content = storefront.product_content(variant, 1, info.get('price'))
+        currency = info.get('currency') or request.website.currency_id
+        _track('ViewContent', custom_data=storefront.contents_custom_data(
+            [content], getattr(currency, 'name', None)))
+
+    if ODOO_VERSION < 18:
+        @http.route()
+        def checkout(self, **post):
+            _track_order_step('InitiateCheckout', _current_cart())
+            return super().checkout(**post)
+    else:
+        @http.route()
+        def shop_checkout(self, *args, **kwargs):
+            _track_order_step('InitiateCheckout', _current_cart())
+            return super().shop_checkout(*args, **kwargs)
+
+    @http.route()
+    def shop_payment(self, **post):
+        try:
+            order = _current_cart()
+            if order:
+                order._convapi_store_request_context()
+        except Exception:
+            _logger.exception('conversions_api: could not store the context at payment')
+        return super().shop_payment(**post)
+
+    @http.route()
+    def shop_payment_confirmation(self, **post):
+        response = super().shop_payment_confirmation(**post)
+        try:
+            order_id = request.session.get('sale_last_order_id')
+            if order_id:
+                order = request.env['sale.order'].sudo().browse(order_id).exists()
+                if order:
+                    order._convapi_render_purchase_pixel()
+        except Exception:
+            _logger.exception('conversions_api: Purchase pixel hook failed')
+        return response
+
+
+class ConversionsApiPaymentPortal(PaymentPortal):
+
+    @http.route()
+    def shop_payment_transaction(self, order_id, access_token, **kwargs):
+        response = super().shop_payment_transaction(order_id, access_token, **kwargs)
+        try:
+            order = request.env['sale.order'].sudo().browse(order_id).exists()
+            if order and order.website_id:
+                _track_order_step('AddPaymentInfo', order)
+        except Exception:
+            _logger.exception('conversions_api: AddPaymentInfo hook failed')
+        return response
+
+
+def _same_origin():
+    """The caller is a page of this host (Origin, else Referer)."""
+    httprequest = request.httprequest
+    source = httprequest.headers.get('Origin') or httprequest.headers.get('Referer')
+    if not source:
+        return False
+    return urlsplit(source).netloc == httprequest.host
+
+
+class ConversionsApiPixel(http.Controller):
+
+    @http.route('/convapi/pixel/pending', type='http', auth='public', website=True,
+                methods=['POST'], csrf=False, sitemap=False, multilang=False)
+    def pixel_pending(self, **kwargs):
+        """Browser copies of events queued by AJAX calls (add to cart...), for the pixel.
+
+        Reads and clears the visitor's own session and stores nothing. Same-origin only and
+        a tiny body, else 4xx.
+        """
+        if (request.httprequest.content_length or 0) > MAX_PENDING_BODY:
+            return request.make_json_response({'error': 'body too large'}, status=413)
+        if not _same_origin():
+            return request.make_json_response({'error': 'cross-origin'}, status=403)
+        events = []
+        if request.env['ir.http']._convapi_consent() == 'granted':
+            events = [
+                {key: event.get(key) for key in (
+                    'name', 'tiktok_name', 'event_id', 'meta', 'tiktok', 'meta_data',
+                    'tiktok_data')}
+                for event in request.env['ir.http']._convapi_pop_pending()
+                if event.get('name') in storefront.KNOWN_EVENTS
+            ]
+        return request.make_json_response({'events': events})

@@ -1,0 +1,458 @@
+"""Storefront tracking per request: visitor context, consent, bot filtering and the event queue.
+
+One ``StorefrontTracker`` lives on ``request`` for the duration of a request. Every storefront
+hook (controllers, sale.order, forms) calls ``ir.http._convapi_track``, which
+
+- ignores bots, prefetches, the website editor and backend previews,
+- builds the request context once (IP, UA, click ids, consent) and refreshes the click-id cookies,
+- queues the server copy in the addon's outbox (never a network call in the request), and
+- keeps the browser copy with the same event id for the pixel of this page (or of the next
+  page / the next ``/convapi/pixel/pending`` call when the request is not a page).
+
+A read-only transaction (Odoo 18/19 ``readonly=True`` routes, website pages) cannot insert
+rows: its server copies are queued after the transaction in a fresh cursor instead.
+"""
+
+import json
+import logging
+from functools import partial
+
+import psycopg2
+from odoo import SUPERUSER_ID, api, models
+from odoo.http import request
+from odoo.tools import config
+
+from .. import storefront
+
+_logger = logging.getLogger(__name__)
+
+SESSION_PENDING_KEY = 'convapi_pixel_pending'
+
+
+class StorefrontTracker:
+    """Per-request state; built lazily, reset whenever Odoo re-runs the request."""
+
+    def __init__(self):
+        self.blocked = None          # reason why this request tracks nothing, once known
+        self.services = None         # conversions.api.service records of the website
+        self.context = None          # request_context passed to _enqueue
+        self.browser_events = []     # pixel copies not yet rendered
+        self.deferred = []           # server copies waiting for a read/write cursor
+        self.page_view_done = False
+        self.in_editor = False
+
+
+def _tracker():
+    tracker = getattr(request, '_convapi_tracker', None)
+    if tracker is None:
+        tracker = StorefrontTracker()
+        request._convapi_tracker = tracker
+    return tracker
+
+
+def _enqueue_in_new_cursor(dbname, items):
+    """Post-commit of a read-only transaction: queue its server events in their own cursor."""
+    from odoo.modules.registry import Registry
+    try:
+        with Registry(dbname).cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            _enqueue_items(env, items)
+    except Exception:
+        _logger.exception('conversions_api: could not queue events after a read-only request')
+
+
+def _enqueue_items(env, items):
+    Event = env['conversions.api.event'].sudo()
+    for event_name, kwargs in items:
+        kwargs = dict(kwargs)
+        kwargs['website'] = env['website'].browse(kwargs.pop('website_id'))
+        partner_id = kwargs.pop('partner_id', None)
+        if partner_id:
+            kwargs['partner'] = env['res.partner'].browse(partner_id)
+        Event._enqueue(event_name, **kwargs)
+
+
+class IrHttp(models.AbstractModel):
+    _inherit = 'ir.http'
+
+    # ------------------------------------------------------------------
+    # Request lifecycle
+    # ------------------------------------------------------------------
+
+    @classmethod
+    def _pre_dispatch(cls, rule, args):
+        # A fresh tracker per attempt: Odoo re-runs the whole endpoint after a serialization
+        # failure or a write in a read-only transaction.
+        request._convapi_tracker = None
+        request._convapi_rule = getattr(rule, 'rule', None)
+        super()._pre_dispatch(rule, args)
+
+    @classmethod
+    def _serve_fallback(cls):
+        request._convapi_tracker = None
+        return super()._serve_fallback()
+
+    @classmethod
+    def _post_dispatch(cls, response):
+        if request.db and getattr(request, 'is_frontend', False):
+            try:
+                cls._convapi_route_events(response)
+            except psycopg2.errors.ReadOnlySqlTransaction:
+                raise
+            except Exception:
+                _logger.exception('conversions_api: route event hook failed')
+        tracker = getattr(request, '_convapi_tracker', None)
+        if tracker is not None:
+            cls._convapi_flush_deferred(tracker)
+            try:
+                cls._convapi_keep_pending(tracker)
+            except Exception:
+                _logger.exception('conversions_api: could not keep pixel events for later')
+        super()._post_dispatch(response)
+
+    @classmethod
+    def _convapi_flush_deferred(cls, tracker):
+        if not tracker.deferred:
+            return
+        items, tracker.deferred = tracker.deferred, []
+        if request.registry.in_test_mode():
+            # Test cursors drop post-commit hooks: let Odoo re-run the request read/write,
+            # exactly as it does when an endpoint writes in a read-only transaction.
+            raise psycopg2.errors.ReadOnlySqlTransaction(
+                'conversions_api: events queued in a read-only transaction')
+        request.env.cr.postcommit.add(partial(_enqueue_in_new_cursor, request.env.cr.dbname, items))
+
+    @classmethod
+    def _convapi_keep_pending(cls, tracker):
+        """Browser copies this response could not render wait in the session for the pixel."""
+        pending = [event for event in tracker.browser_events if not event.get('rendered')]
+        if not pending:
+            return
+        stored = list(request.session.get(SESSION_PENDING_KEY) or [])
+        stored.extend(pending)
+        request.session[SESSION_PENDING_KEY] = stored[-storefront.MAX_PENDING_EVENTS:]
+        tracker.browser_events = []
+
+    @classmethod
+    def _convapi_route_events(cls, response):
+        """Events of optional modules' routes, recognised by their route (no hard dependency)."""
+        rule = getattr(request, '_convapi_rule', None) or ''
+        if getattr(response, 'status_code', 200) >= 400:
+            return
+        params = request.params if hasattr(request, 'params') else {}
+        if rule == '/website_mass_mailing/subscribe':
+            if not _json_result_ok(response):
+                return
+            value = params.get('value') or ''
+            user_data = {'email': value} if '@' in value else {'phone': value}
+            cls._convapi_track('Subscribe', user_data=user_data)
+        elif rule == '/shop/wishlist/add':
+            if not _json_result_ok(response):
+                return
+            product = request.env['product.product'].browse(int(params.get('product_id') or 0))
+            if product.exists():
+                content = storefront.product_content(product)
+                website = getattr(request, 'website', None)
+                currency = website.currency_id.name if website else None
+                cls._convapi_track('AddToWishlist', custom_data=storefront.contents_custom_data(
+                    [content], currency))
+        elif rule.startswith('/event/') and rule.endswith('/registration/confirm'):
+            if request.httprequest.method != 'POST':
+                return
+            user_data = {}
+            for key, value in params.items():
+                if not isinstance(value, str):
+                    continue
+                field = key.split('-', 1)[-1]
+                if field == 'email' and 'email' not in user_data:
+                    user_data['email'] = value
+                elif field == 'phone' and 'phone' not in user_data:
+                    user_data['phone'] = value
+                elif field == 'name' and 'first_name' not in user_data:
+                    parts = value.split(None, 1)
+                    user_data['first_name'] = parts[0] if parts else None
+                    user_data['last_name'] = parts[1] if len(parts) > 1 else None
+            cls._convapi_track('CompleteRegistration', user_data=user_data,
+                               custom_data={'content_name': 'event registration',
+                                            'status': 'registered'})
+
+    # ------------------------------------------------------------------
+    # Request facts
+    # ------------------------------------------------------------------
+
+    @classmethod
+    def _convapi_blocked_reason(cls):
+        httprequest = request.httprequest
+        if storefront.is_bot(httprequest.user_agent.string):
+            return 'bot'
+        if storefront.is_prefetch(httprequest.headers):
+            return 'prefetch'
+        if httprequest.args.get('enable_editor') or httprequest.args.get('edit_translations'):
+            return 'editor'
+        headers = httprequest.headers
+        if headers.get('Sec-Fetch-Dest') == 'iframe':
+            referrer = headers.get('Referer') or ''
+            if any(part in referrer for part in ('/odoo', '/web', '/@/')):
+                return 'backend preview'
+        return None
+
+    @classmethod
+    def _convapi_services(cls, tracker, website):
+        if tracker.services is None:
+            Service = request.env['conversions.api.service'].sudo()
+            tracker.services = Service._services_for_website(website)
+        return tracker.services
+
+    @classmethod
+    def _convapi_consent(cls):
+        return 'granted' if request.env['ir.http']._is_allowed_cookie('optional') else 'denied'
+
+    @classmethod
+    def _convapi_request_context(cls, tracker, services):
+        if tracker.context is not None:
+            return tracker.context
+        httprequest = request.httprequest
+        cookies = httprequest.cookies
+        consent = cls._convapi_consent()
+        ms = storefront.now_ms()
+        secure = httprequest.scheme == 'https'
+
+        def set_cookie(name, value, max_age):
+            # cookie_type='optional': Odoo itself drops the cookie without consent.
+            request.future_response.set_cookie(
+                name, value, max_age=max_age, path='/', samesite='Lax', secure=secure,
+                cookie_type='optional')
+
+        fbc = cookies.get(storefront.FBC_COOKIE)
+        fbclid = httprequest.args.get('fbclid')
+        if storefront.fbc_needs_update(fbc, fbclid):
+            fbc = storefront.make_fbc(fbclid, ms)
+            if consent == 'granted':
+                set_cookie(storefront.FBC_COOKIE, fbc, storefront.FBC_MAX_AGE)
+
+        fbp = cookies.get(storefront.FBP_COOKIE)
+        meta_pixel_on = any(s.platform == 'meta' and s.browser_pixel for s in services)
+        if not fbp and consent == 'granted' and not meta_pixel_on and any(
+                s.platform == 'meta' for s in services):
+            fbp = storefront.make_fbp(ms)
+            set_cookie(storefront.FBP_COOKIE, fbp, storefront.FBP_MAX_AGE)
+
+        ttclid = cookies.get(storefront.TTCLID_COOKIE)
+        ttclid_arg = httprequest.args.get('ttclid')
+        if ttclid_arg and ttclid_arg != ttclid:
+            ttclid = ttclid_arg
+            if consent == 'granted':
+                set_cookie(storefront.TTCLID_COOKIE, ttclid, storefront.TTCLID_MAX_AGE)
+
+        dispatcher = getattr(request, 'dispatcher', None)
+        routing_type = getattr(dispatcher, 'routing_type', 'http')
+        is_page = httprequest.method == 'GET' and routing_type == 'http'
+        referrer = httprequest.headers.get('Referer') or None
+        if is_page:
+            source_url, referrer_url = httprequest.url, referrer
+        else:  # an RPC or a form post: the page the shopper is on is the referrer
+            source_url, referrer_url = referrer or httprequest.url, None
+        tracker.context = {
+            'client_ip_address': storefront.client_ip(
+                httprequest.remote_addr, httprequest.headers.get('X-Forwarded-For'),
+                config.get('proxy_mode')),
+            'client_user_agent': httprequest.user_agent.string or None,
+            'fbc': fbc or None,
+            'fbp': fbp or None,
+            'ttclid': ttclid or None,
+            'ttp': cookies.get(storefront.TTP_COOKIE) or None,
+            'event_source_url': source_url,
+            'referrer_url': referrer_url,
+            'consent': consent,
+        }
+        return tracker.context
+
+    @classmethod
+    def _convapi_current_tracker(cls):
+        """This request's tracker, or None when nothing may be tracked (no request, a bot)."""
+        if not request or not request.db:
+            return None
+        tracker = _tracker()
+        if tracker.blocked is None:
+            tracker.blocked = cls._convapi_blocked_reason() or ''
+        return None if tracker.blocked else tracker
+
+    @classmethod
+    def _convapi_visitor_partner(cls):
+        user = request.env.user
+        if not user or user._is_public():
+            return None
+        return user.partner_id
+
+    # ------------------------------------------------------------------
+    # The one entry point of every storefront hook
+    # ------------------------------------------------------------------
+
+    @classmethod
+    def _convapi_track(cls, event_name, *, custom_data=None, user_data=None, partner=None,
+                       event_id=None, website=None, server=True, browser=True):
+        """Queue ``event_name`` (server copy) and keep its pixel copy; return its event id.
+
+        Never raises: a tracking failure must not break the shop.
+        """
+        try:
+            return cls._convapi_track_unsafe(
+                event_name, custom_data=custom_data, user_data=user_data, partner=partner,
+                event_id=event_id, website=website, server=server, browser=browser)
+        except psycopg2.errors.ReadOnlySqlTransaction:
+            raise
+        except Exception:
+            _logger.exception('conversions_api: could not track %s', event_name)
+            return None
+
+    @classmethod
+    def _convapi_track_unsafe(cls, event_name, *, custom_data, user_data, partner, event_id,
+                              website, server, browser):
+        if not request or not request.db:
+            return None
+        tracker = _tracker()
+        if tracker.blocked is None:
+            tracker.blocked = cls._convapi_blocked_reason() or ''
+        if tracker.blocked or tracker.in_editor:
+            return None
+        website = website or getattr(request, 'website', None)
+        if not website:
+            return None
+        services = cls._convapi_services(tracker, website)
+        services = services.filtered(lambda s: s._accepts_event(event_name))
+        if not services:
+            return None
+        context = cls._convapi_request_context(tracker, services)
+        event_id = event_id or storefront.new_event_id(event_name)
+        if partner is None:
+            partner = cls._convapi_visitor_partner()
+        if server:
+            kwargs = {
+                'website_id': website.id,
+                'user_data': user_data or None,
+                'custom_data': custom_data or None,
+                'event_id': event_id,
+                'event_source_url': context['event_source_url'],
+                'referrer_url': context['referrer_url'],
+                'request_context': dict(context),
+            }
+            if partner:
+                kwargs['partner_id'] = partner.id
+            if getattr(request.env.cr, 'readonly', False):
+                tracker.deferred.append((event_name, kwargs))
+            else:
+                _enqueue_items(request.env, [(event_name, kwargs)])
+        if browser and context['consent'] == 'granted':
+            pixel_event = cls._convapi_pixel_event(event_name, event_id, custom_data, services)
+            if pixel_event:
+                tracker.browser_events.append(pixel_event)
+        return event_id
+
+    @classmethod
+    def _convapi_pixel_event(cls, event_name, event_id, custom_data, services):
+        import convapi
+        pixels = services.filtered(lambda s: s.browser_pixel and s.pixel_id)
+        meta = sorted({s.pixel_id for s in pixels if s.platform == 'meta'})
+        tiktok = sorted({s.pixel_id for s in pixels if s.platform == 'tiktok'})
+        if not meta and not tiktok:
+            return None
+        return {
+            'name': event_name,
+            'tiktok_name': convapi.tiktok_event_name(event_name),
+            'event_id': event_id,
+            'meta': meta,
+            'tiktok': tiktok,
+            'meta_data': storefront.browser_data('meta', custom_data),
+            'tiktok_data': storefront.browser_data('tiktok', custom_data),
+        }
+
+    @classmethod
+    def _convapi_add_browser_event(cls, event_name, event_id, custom_data=None, website=None):
+        """A pixel-only copy of an event whose server copy is queued elsewhere (Purchase)."""
+        try:
+            tracker = _tracker()
+            if tracker.blocked is None:
+                tracker.blocked = cls._convapi_blocked_reason() or ''
+            website = website or getattr(request, 'website', None)
+            if tracker.blocked or tracker.in_editor or not website:
+                return False
+            services = cls._convapi_services(tracker, website).filtered(
+                lambda s: s._accepts_event(event_name))
+            if not services or cls._convapi_consent() != 'granted':
+                return False
+            pixel_event = cls._convapi_pixel_event(event_name, event_id, custom_data, services)
+            if not pixel_event:
+                return False
+            tracker.browser_events.append(pixel_event)
+            return True
+        except Exception:
+            _logger.exception('conversions_api: could not render the %s pixel', event_name)
+            return False
+
+    # ------------------------------------------------------------------
+    # Pixel rendering (called by the website.layout template)
+    # ------------------------------------------------------------------
+
+    @classmethod
+    def _convapi_pixel_markup(cls, in_editor=False, status_code=None):
+        """PageView for this page, then the pixel script with every event not yet fired."""
+        try:
+            return cls._convapi_pixel_markup_unsafe(in_editor, status_code)
+        except psycopg2.errors.ReadOnlySqlTransaction:
+            raise
+        except Exception:
+            _logger.exception('conversions_api: could not render the pixel')
+            return ''
+
+    @classmethod
+    def _convapi_pixel_markup_unsafe(cls, in_editor, status_code):
+        if not request or not request.db or not getattr(request, 'website', None):
+            return ''
+        tracker = _tracker()
+        if in_editor:
+            tracker.in_editor = True
+            return ''
+        httprequest = request.httprequest
+        if (not tracker.page_view_done and httprequest.method == 'GET'
+                and (status_code or 200) == 200):
+            tracker.page_view_done = True
+            cls._convapi_track('PageView')
+        if tracker.blocked:
+            return ''
+        services = cls._convapi_services(tracker, request.website)
+        pixels = services.filtered(lambda s: s.browser_pixel and s.pixel_id)
+        if not pixels or cls._convapi_consent() != 'granted':
+            return ''
+        events = list(request.session.pop(SESSION_PENDING_KEY, None) or [])
+        for event in tracker.browser_events:
+            if not event.get('rendered'):
+                event['rendered'] = True
+                events.append(event)
+        meta = sorted({s.pixel_id for s in pixels if s.platform == 'meta'})
+        tiktok = sorted({s.pixel_id for s in pixels if s.platform == 'tiktok'})
+        ldu = any(s.limited_data_use for s in pixels if s.platform == 'meta')
+        return storefront.pixel_script(meta, tiktok, events, limited_data_use=ldu)
+
+    @classmethod
+    def _convapi_pop_pending(cls):
+        """Browser copies waiting in the session (AJAX adds), for the pixel script to fire."""
+        tracker = getattr(request, '_convapi_tracker', None)
+        events = list(request.session.pop(SESSION_PENDING_KEY, None) or [])
+        if tracker is not None:
+            for event in tracker.browser_events:
+                if not event.get('rendered'):
+                    event['rendered'] = True
+                    events.append(event)
+        return events
+
+
+def _json_result_ok(response):
+    """A JSON-RPC answer without an error (and without an error toast)."""
+    try:
+        body = json.loads(response.get_data(as_text=True) or '{}')
+    except Exception:
+        return False
+    if not isinstance(body, dict) or body.get('error'):
+        return False
+    result = body.get('result')
+    return not (isinstance(result, dict) and result.get('toast_type') == 'danger')

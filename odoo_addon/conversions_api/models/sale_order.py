@@ -1,0 +1,189 @@
+"""Website orders keep the shopper's tracking context; AddToCart and Purchase hook in here."""
+
+import logging
+
+from odoo import fields, models, release
+from odoo.http import request
+
+from .. import storefront
+
+_logger = logging.getLogger(__name__)
+
+ODOO_VERSION = release.version_info[0]
+
+# sale.order field -> request_context key
+CONTEXT_FIELDS = {
+    'convapi_client_ip': 'client_ip_address',
+    'convapi_user_agent': 'client_user_agent',
+    'convapi_fbc': 'fbc',
+    'convapi_fbp': 'fbp',
+    'convapi_ttclid': 'ttclid',
+    'convapi_ttp': 'ttp',
+    'convapi_event_source_url': 'event_source_url',
+    'convapi_consent': 'consent',
+}
+
+
+def _website_request():
+    return bool(request and request.db and getattr(request, 'website', None))
+
+
+class SaleOrder(models.Model):
+    _inherit = 'sale.order'
+
+    convapi_client_ip = fields.Char('Tracking: IP address', copy=False)
+    convapi_user_agent = fields.Char('Tracking: user agent', copy=False)
+    convapi_fbc = fields.Char('Tracking: Meta click id (_fbc)', copy=False)
+    convapi_fbp = fields.Char('Tracking: Meta browser id (_fbp)', copy=False)
+    convapi_ttclid = fields.Char('Tracking: TikTok click id', copy=False)
+    convapi_ttp = fields.Char('Tracking: TikTok browser id (_ttp)', copy=False)
+    convapi_event_source_url = fields.Char('Tracking: page URL', copy=False)
+    convapi_consent = fields.Selection(
+        [('granted', 'Granted'), ('denied', 'Denied')], string='Tracking: cookie consent',
+        copy=False)
+    convapi_purchase_sent = fields.Boolean(
+        'Purchase event queued', copy=False, readonly=True,
+        help='Set when the Purchase event of this website order was queued, so it is sent once.')
+    convapi_purchase_pixel_done = fields.Boolean(
+        'Purchase pixel rendered', copy=False, readonly=True,
+        help='Set when the confirmation page fired the browser Purchase, so a reload does not.')
+
+    # ------------------------------------------------------------------
+    # Tracking context
+    # ------------------------------------------------------------------
+
+    def _convapi_store_request_context(self):
+        """Copy the current request's tracking context onto the order (only what changed)."""
+        if not _website_request():
+            return
+        try:
+            IrHttp = self.env['ir.http']
+            tracker = IrHttp._convapi_current_tracker()
+            if tracker is None:
+                return
+            context = tracker.context
+            if context is None:
+                services = IrHttp._convapi_services(tracker, request.website)
+                if not services:
+                    return
+                context = IrHttp._convapi_request_context(tracker, services)
+            for order in self.sudo():
+                values = {}
+                for fname, key in CONTEXT_FIELDS.items():
+                    value = context.get(key) or False
+                    # a click id seen once stays on the order even if a later page lacks it
+                    if value and order[fname] != value:
+                        values[fname] = value
+                if values:
+                    order.write(values)
+        except Exception:
+            _logger.exception('conversions_api: could not store the tracking context on %s', self)
+
+    def _convapi_request_context(self):
+        self.ensure_one()
+        context = {key: self[fname] or None for fname, key in CONTEXT_FIELDS.items()}
+        context['referrer_url'] = None
+        return context
+
+    # ------------------------------------------------------------------
+    # AddToCart: model-level hooks catch every add path (pages, RPC, configurators, express)
+    # ------------------------------------------------------------------
+
+    def _convapi_line_quantities(self):
+        return {line.id: line.product_uom_qty for line in self.order_line}
+
+    def _convapi_track_cart_add(self, before, result):
+        """AddToCart for the quantity a cart call added (nothing for removals)."""
+        if not _website_request() or not isinstance(result, dict):
+            return
+        try:
+            line = self.env['sale.order.line'].browse(result.get('line_id') or [])
+            line = line.exists()
+            if not line:
+                return
+            added = line.product_uom_qty - before.get(line.id, 0.0)
+            if added <= 0:
+                return
+            price = getattr(line, 'price_reduce_taxinc', None) or line.price_unit
+            content = storefront.product_content(line.product_id, added, price)
+            custom = storefront.contents_custom_data([content], self.currency_id.name)
+            self._convapi_store_request_context()
+            self.env['ir.http']._convapi_track('AddToCart', custom_data=custom)
+        except Exception:
+            _logger.exception('conversions_api: AddToCart hook failed')
+
+    if ODOO_VERSION < 19:
+        def _cart_update(self, *args, **kwargs):
+            before = self._convapi_line_quantities() if _website_request() else {}
+            result = super()._cart_update(*args, **kwargs)
+            self._convapi_track_cart_add(before, result)
+            return result
+    else:
+        def _cart_add(self, *args, **kwargs):
+            if self.env.context.get('convapi_in_cart_call'):
+                return super()._cart_add(*args, **kwargs)
+            before = self._convapi_line_quantities() if _website_request() else {}
+            result = super(SaleOrder, self.with_context(convapi_in_cart_call=True))._cart_add(
+                *args, **kwargs)
+            self._convapi_track_cart_add(before, result)
+            return result
+
+        def _cart_update_line_quantity(self, *args, **kwargs):
+            if self.env.context.get('convapi_in_cart_call'):
+                return super()._cart_update_line_quantity(*args, **kwargs)
+            before = self._convapi_line_quantities() if _website_request() else {}
+            result = super(
+                SaleOrder, self.with_context(convapi_in_cart_call=True)
+            )._cart_update_line_quantity(*args, **kwargs)
+            self._convapi_track_cart_add(before, result)
+            return result
+
+    # ------------------------------------------------------------------
+    # Purchase: once per website order, however the confirmation arrives
+    # ------------------------------------------------------------------
+
+    def _action_confirm(self):
+        result = super()._action_confirm()
+        for order in self:
+            if order.website_id and not order.convapi_purchase_sent:
+                order._convapi_queue_purchase()
+        return result
+
+    def _convapi_queue_purchase(self):
+        """Queue the server Purchase with the stored context; the flag makes it exactly once."""
+        self.ensure_one()
+        if self.convapi_purchase_sent:
+            return
+        try:
+            with self.env.cr.savepoint():
+                order = self.sudo()
+                order.convapi_purchase_sent = True
+                context = order._convapi_request_context()
+                custom = storefront.order_custom_data(order, order_id=order.name)
+                self.env['conversions.api.event'].sudo()._enqueue(
+                    'Purchase',
+                    website=order.website_id,
+                    custom_data=custom,
+                    event_id=storefront.purchase_event_id(order),
+                    event_source_url=context.get('event_source_url'),
+                    partner=order.partner_id,
+                    source=order,
+                    request_context=context,
+                )
+        except Exception:
+            _logger.exception('conversions_api: could not queue the Purchase of %s', self.name)
+
+    def _convapi_render_purchase_pixel(self):
+        """Fire the browser Purchase on the confirmation page, once, with the server's id."""
+        self.ensure_one()
+        order = self.sudo()
+        if not order.website_id or not order.convapi_purchase_sent:
+            return False
+        if order.convapi_purchase_pixel_done:
+            return False
+        custom = storefront.order_custom_data(order, order_id=order.name)
+        rendered = self.env['ir.http']._convapi_add_browser_event(
+            'Purchase', storefront.purchase_event_id(order), custom, website=order.website_id)
+        if rendered:
+            order.convapi_purchase_pixel_done = True
+        return rendered

@@ -1,0 +1,271 @@
+"""Pure helpers of the storefront tracking: bots, click ids, event payloads, the pixel script."""
+
+import json
+import random
+import re
+import time
+import uuid
+
+from markupsafe import Markup
+
+# Crawlers, link previews, monitors and headless browsers: none of them is a shopper.
+BOT_USER_AGENT = re.compile(
+    r'bot|crawl|spider|slurp|facebookexternalhit|facebookcatalog|meta-externalagent|'
+    r'preview|headless|lighthouse|pingdom|uptime|monitor|scrapy|curl/|wget/|'
+    r'python-requests|python-urllib|httpclient|go-http-client|java/|okhttp|phantomjs',
+    re.IGNORECASE,
+)
+
+FBC_COOKIE = '_fbc'
+FBP_COOKIE = '_fbp'
+TTCLID_COOKIE = 'ttclid'
+TTP_COOKIE = '_ttp'
+FBC_MAX_AGE = 90 * 24 * 3600
+FBP_MAX_AGE = 90 * 24 * 3600
+TTCLID_MAX_AGE = 30 * 24 * 3600
+
+# Events a browser may see fired by this addon; anything else is refused.
+KNOWN_EVENTS = (
+    'PageView', 'ViewContent', 'AddToCart', 'InitiateCheckout', 'AddPaymentInfo', 'Purchase',
+    'Search', 'AddToWishlist', 'Lead', 'Contact', 'Subscribe', 'CompleteRegistration',
+    'SubmitApplication',
+)
+
+# Short prefixes keep the event ids readable in the platforms' test tools.
+EVENT_ID_PREFIX = {
+    'PageView': 'pv', 'ViewContent': 'vc', 'AddToCart': 'atc', 'InitiateCheckout': 'ic',
+    'AddPaymentInfo': 'api', 'Purchase': 'purchase', 'Search': 'search',
+    'AddToWishlist': 'atw', 'Lead': 'lead', 'Contact': 'contact', 'Subscribe': 'sub',
+    'CompleteRegistration': 'reg', 'SubmitApplication': 'app',
+}
+
+# Pending browser events kept in the session between a request and the next page.
+MAX_PENDING_EVENTS = 20
+
+# Odoo models behind the website forms, and the event each form means.
+FORM_MODEL_EVENTS = {
+    'crm.lead': 'Lead',
+    'hr.applicant': 'SubmitApplication',
+    'mail.mail': 'Contact',
+    'helpdesk.ticket': 'Contact',
+    'project.task': 'Contact',
+    'res.partner': 'Contact',
+}
+# Forms that are steps of another flow, not a lead.
+FORM_MODELS_IGNORED = ('sale.order', 'shop.sale.order')
+
+
+def is_bot(user_agent):
+    return not user_agent or bool(BOT_USER_AGENT.search(user_agent))
+
+
+def is_prefetch(headers):
+    """Speculative loads (link prefetch, prerender, previews) are not page views."""
+    for name in ('Purpose', 'Sec-Purpose', 'X-Purpose', 'X-Moz'):
+        value = (headers.get(name) or '').lower()
+        if 'prefetch' in value or 'prerender' in value or 'preview' in value:
+            return True
+    return False
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def make_fbc(fbclid, creation_ms=None):
+    """``fb.1.{creationTime}.{fbclid}``; the fbclid keeps its case."""
+    return 'fb.1.%d.%s' % (creation_ms or now_ms(), fbclid)
+
+
+def make_fbp(creation_ms=None):
+    return 'fb.1.%d.%d' % (creation_ms or now_ms(), random.randint(1000000000, 2147483647))
+
+
+def fbc_needs_update(cookie_value, fbclid):
+    """Only a missing cookie, or a new fbclid, replaces ``_fbc`` (its creation time is kept)."""
+    if not fbclid:
+        return False
+    if not cookie_value:
+        return True
+    return cookie_value.rsplit('.', 1)[-1] != fbclid
+
+
+def client_ip(remote_addr, forwarded_for, proxy_mode):
+    """The shopper's IP: X-Forwarded-For is trusted only behind a proxy (its last hop)."""
+    if proxy_mode and forwarded_for:
+        hops = [hop.strip() for hop in forwarded_for.split(',') if hop.strip()]
+        if hops:
+            return hops[-1]
+    return remote_addr or None
+
+
+def new_event_id(event_name):
+    return '%s-%s' % (EVENT_ID_PREFIX.get(event_name, 'ev'), uuid.uuid4().hex)
+
+
+def purchase_event_id(order):
+    """Stable per order: the server copy, a retry and the confirmation page share it."""
+    return 'purchase-%d' % order.id
+
+
+def _amount(value):
+    return round(float(value or 0.0), 2)
+
+
+def product_content(product, quantity=1.0, price=None):
+    """One ``contents`` item (neutral keys) for a product.product."""
+    product = product.sudo()
+    category = product.categ_id.display_name if product.categ_id else None
+    public_categ = getattr(product, 'public_categ_ids', None)
+    if public_categ:
+        category = public_categ[0].display_name
+    return {
+        'id': str(product.id),
+        'quantity': quantity,
+        'item_price': _amount(product.lst_price if price is None else price),
+        'title': product.display_name or product.name,
+        'category': category,
+    }
+
+
+def contents_custom_data(contents, currency, value=None, **extra):
+    """Neutral ``custom`` dict for events carrying products."""
+    if value is None:
+        value = sum((item.get('item_price') or 0.0) * (item.get('quantity') or 0)
+                    for item in contents)
+    data = {
+        'value': _amount(value),
+        'currency': currency,
+        'content_ids': [item['id'] for item in contents],
+        'contents': contents,
+        'content_type': 'product',
+    }
+    if len(contents) == 1 and contents[0].get('title'):
+        data['content_name'] = contents[0]['title']
+        if contents[0].get('category'):
+            data['content_category'] = contents[0]['category']
+    data.update({key: val for key, val in extra.items() if val not in (None, '', [])})
+    return data
+
+
+def order_lines_contents(order):
+    """Contents of a sale.order, without delivery, down-payment or section lines."""
+    contents = []
+    for line in order.sudo().order_line:
+        if line.display_type or not line.product_id:
+            continue
+        if getattr(line, 'is_delivery', False) or getattr(line, 'is_downpayment', False):
+            continue
+        price = getattr(line, 'price_reduce_taxinc', None)
+        if price is None:
+            price = line.price_unit
+        contents.append(product_content(line.product_id, line.product_uom_qty, price))
+    return contents
+
+
+def order_custom_data(order, **extra):
+    contents = order_lines_contents(order)
+    num_items = sum(item['quantity'] for item in contents)
+    return contents_custom_data(
+        contents, order.currency_id.name, value=order.amount_total,
+        num_items=int(num_items) if num_items == int(num_items) else num_items, **extra)
+
+
+def browser_data(platform, custom):
+    """The pixel's event parameters from the neutral custom data."""
+    custom = custom or {}
+    data = {}
+    if 'value' in custom:
+        data['value'] = custom['value']
+    if custom.get('currency'):
+        data['currency'] = custom['currency']
+    contents = custom.get('contents') or []
+    if platform == 'meta':
+        if custom.get('content_ids'):
+            data['content_ids'] = custom['content_ids']
+        if contents:
+            data['contents'] = [
+                {'id': c['id'], 'quantity': c.get('quantity'), 'item_price': c.get('item_price')}
+                for c in contents
+            ]
+        for key in ('content_type', 'content_name', 'content_category', 'num_items',
+                    'search_string', 'order_id', 'status'):
+            if custom.get(key) not in (None, ''):
+                data[key] = custom[key]
+    else:
+        if contents:
+            data['contents'] = [{
+                'content_id': c['id'], 'quantity': c.get('quantity'), 'price': c.get('item_price'),
+                'content_name': c.get('title'), 'content_category': c.get('category'),
+            } for c in contents]
+        for key in ('content_type', 'num_items', 'order_id', 'search_string'):
+            if custom.get(key) not in (None, ''):
+                data[key] = custom[key]
+        if custom.get('search_string'):
+            data['query'] = custom['search_string']
+    return data
+
+
+def _js(value):
+    """JSON that is safe inside an inline <script> (no </script>, no HTML entities)."""
+    return (json.dumps(value, separators=(',', ':'), sort_keys=True)
+            .replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
+            .replace('\u2028', '\\u2028').replace('\u2029', '\\u2029'))
+
+
+META_LOADER = (
+    "!function(f,b,e,v,n,t,s){if(f.fbq)return;n=f.fbq=function(){n.callMethod?"
+    "n.callMethod.apply(n,arguments):n.queue.push(arguments)};if(!f._fbq)f._fbq=n;"
+    "n.push=n;n.loaded=!0;n.version='2.0';n.queue=[];t=b.createElement(e);t.async=!0;"
+    "t.src=v;s=b.getElementsByTagName(e)[0];s.parentNode.insertBefore(t,s)}(window,"
+    "document,'script','https://connect.facebook.net/en_US/fbevents.js');"
+)
+TIKTOK_LOADER = (
+    "!function(w,d,t){w.TiktokAnalyticsObject=t;var ttq=w[t]=w[t]||[];ttq.methods=['page',"
+    "'track','identify','instances','debug','on','off','once','ready','alias','group',"
+    "'enableCookie','disableCookie','holdConsent','revokeConsent','grantConsent'];"
+    "ttq.setAndDefer=function(t,e){t[e]=function(){t.push([e].concat("
+    "Array.prototype.slice.call(arguments,0)))}};for(var i=0;i<ttq.methods.length;i++)"
+    "ttq.setAndDefer(ttq,ttq.methods[i]);ttq.instance=function(t){for(var e=ttq._i[t]||[],"
+    "n=0;n<ttq.methods.length;n++)ttq.setAndDefer(e,ttq.methods[n]);return e};"
+    "ttq.load=function(e,n){var r='https://analytics.tiktok.com/i18n/pixel/events.js';"
+    "ttq._i=ttq._i||{},ttq._i[e]=[],ttq._i[e]._u=r,ttq._t=ttq._t||{},ttq._t[e]=+new Date,"
+    "ttq._o=ttq._o||{},ttq._o[e]=n||{};var o=d.createElement('script');o.type="
+    "'text/javascript',o.async=!0,o.src=r+'?sdkid='+e+'&lib='+t;var a="
+    "d.getElementsByTagName('script')[0];a.parentNode.insertBefore(o,a)};"
+    "}(window,document,'ttq');"
+)
+
+
+def pixel_calls(event):
+    """The fbq/ttq calls that fire one browser event (a dict from ``pixel_event``)."""
+    calls = []
+    for pixel in event.get('meta', []):
+        calls.append('fbq("trackSingle",%s,%s,%s,%s);' % (
+            _js(pixel), _js(event['name']), _js(event.get('meta_data') or {}),
+            _js({'eventID': event['event_id']})))
+    for pixel in event.get('tiktok', []):
+        calls.append('ttq.instance(%s).track(%s,%s,%s);' % (
+            _js(pixel), _js(event['tiktok_name']), _js(event.get('tiktok_data') or {}),
+            _js({'event_id': event['event_id']})))
+    return calls
+
+
+def pixel_script(meta_pixels, tiktok_pixels, events, limited_data_use=False):
+    """The inline <script> that loads the pixels and fires this page's events."""
+    lines = []
+    if meta_pixels:
+        lines.append(META_LOADER)
+        if limited_data_use:
+            lines.append('fbq("dataProcessingOptions",["LDU"],0,0);')
+        for pixel in meta_pixels:
+            lines.append('fbq("init",%s);' % _js(pixel))
+    if tiktok_pixels:
+        lines.append(TIKTOK_LOADER)
+        for pixel in tiktok_pixels:
+            lines.append('ttq.load(%s);' % _js(pixel))
+    config = {'meta': list(meta_pixels), 'tiktok': list(tiktok_pixels)}
+    lines.append('window.convapiPixel=%s;' % _js(config))
+    for event in events:
+        lines.extend(pixel_calls(event))
+    return Markup('<script id="convapi_pixel">%s</script>') % Markup('\n'.join(lines))

@@ -1,0 +1,251 @@
+"""The storefront funnel over HTTP on a real Odoo: events, click ids, pixel ids, Purchase once."""
+
+import re
+
+import convapi
+from odoo.tests import tagged
+
+from .common import META_PIXEL, TIKTOK_PIXEL
+from .storefront_common import (
+    BROWSER_UA,
+    FBCLID,
+    FBP,
+    TTCLID,
+    TTP,
+    StorefrontCase,
+)
+
+
+def hashed_email(email):
+    return convapi.hash_value(convapi.normalize('email', email))
+
+
+@tagged('post_install', '-at_install')
+class TestStorefrontFunnel(StorefrontCase):
+
+    def test_full_funnel(self):
+        # -- product page, arriving from a Meta and a TikTok ad ---------------------------
+        self.opener.cookies.set('_fbp', FBP)
+        self.opener.cookies.set('_ttp', TTP)
+        start = self.last_event_id()
+        response = self.get(f'{self.product_url()}?fbclid={FBCLID}&ttclid={TTCLID}')
+        self.assertEqual(response.status_code, 200)
+
+        view = self.queued('ViewContent', start)
+        page_view = self.queued('PageView', start)
+        self.assertEqual(len(view), 2, 'one ViewContent per service')
+        self.assertEqual(len(page_view), 2, 'one PageView per service')
+        self.assertEqual(set(view.mapped('service_id').ids),
+                         {self.meta_service.id, self.tiktok_service.id})
+        payload = self.payload(view.filtered(lambda e: e.service_id == self.meta_service))
+        self.assertRegex(payload['user']['fbc'], r'^fb\.1\.\d{13}\.' + re.escape(FBCLID) + '$')
+        self.assertEqual(payload['user']['fbp'], FBP)
+        self.assertEqual(payload['user']['ttclid'], TTCLID)
+        self.assertEqual(payload['user']['ttp'], TTP)
+        self.assertEqual(payload['user']['client_user_agent'], BROWSER_UA)
+        self.assertTrue(payload['user']['client_ip_address'])
+        self.assertIn(self.product_url(), payload['event_source_url'])
+        self.assertEqual(payload['custom']['content_ids'], [str(self.variant.id)])
+        self.assertEqual(payload['custom']['contents'][0]['quantity'], 1)
+        self.assertAlmostEqual(payload['custom']['value'], 100.0)
+
+        # the _fbc / ttclid cookies are set for later pages, in the spec's format
+        self.assertRegex(response.cookies.get('_fbc') or '',
+                         r'^fb\.1\.\d{13}\.' + re.escape(FBCLID) + '$')
+        self.assertEqual(response.cookies.get('ttclid'), TTCLID)
+        fbc = response.cookies.get('_fbc')
+
+        # the page's pixel fires both events with the server copies' ids
+        pixel = self.pixel_event_ids(response.text)
+        self.assertIsNotNone(pixel, 'pixel script rendered')
+        self.assertIn(f'fbq("init","{META_PIXEL}")', pixel['text'])
+        self.assertIn(f'ttq.load("{TIKTOK_PIXEL}")', pixel['text'])
+        self.assertIn(('ViewContent', view[0].event_id), pixel['meta'])
+        self.assertIn(('ViewContent', view[0].event_id), pixel['tiktok'])
+        self.assertIn(('PageView', page_view[0].event_id), pixel['meta'])
+        self.assertIn(('Pageview', page_view[0].event_id), pixel['tiktok'])
+        self.assertEqual(len(set(view.mapped('event_id'))), 1, 'both platforms share the id')
+
+        # a second page keeps the _fbc of the first visit (no new fbclid)
+        start = self.last_event_id()
+        self.get('/shop')
+        shop_view = self.queued('PageView', start)
+        self.assertEqual(len(shop_view), 2)
+        self.assertEqual(self.payload(shop_view[0])['user']['fbc'], fbc)
+
+        # -- add to cart (AJAX): server copy now, pixel copy through the pending endpoint --
+        start = self.last_event_id()
+        self.add_to_cart(2)
+        add = self.queued('AddToCart', start)
+        self.assertEqual(len(add), 2)
+        add_payload = self.payload(add[0])
+        self.assertEqual(add_payload['custom']['contents'][0]['quantity'], 2)
+        self.assertAlmostEqual(add_payload['custom']['value'], 200.0)
+        self.assertEqual(add_payload['user']['fbc'], fbc)
+
+        self.assertEqual(self.pending_pixel_events(origin='https://evil.example.com').status_code,
+                         403)
+        pending = self.pending_pixel_events()
+        self.assertEqual(pending.status_code, 200)
+        events = pending.json()['events']
+        self.assertEqual([(e['name'], e['event_id']) for e in events],
+                         [('AddToCart', add[0].event_id)])
+        self.assertEqual(events[0]['meta'], [META_PIXEL])
+        self.assertEqual(events[0]['tiktok'], [TIKTOK_PIXEL])
+        self.assertEqual(self.pending_pixel_events().json()['events'], [], 'drained once')
+
+        # -- checkout: InitiateCheckout, and the context is kept on the order ------------
+        start = self.last_event_id()
+        self.get('/shop/checkout')
+        initiate = self.queued('InitiateCheckout', start)
+        self.assertEqual(len(initiate), 2)
+        order = self.env['sale.order'].sudo().search(
+            [('website_id', '=', self.website.id), ('order_line.product_id', '=', self.variant.id)],
+            order='id desc', limit=1)
+        self.assertTrue(order)
+        self.assertEqual(self.payload(initiate[0])['custom']['num_items'], 2)
+        self.assertEqual(order.convapi_fbc, fbc)
+        self.assertEqual(order.convapi_fbp, FBP)
+        self.assertEqual(order.convapi_ttclid, TTCLID)
+        self.assertEqual(order.convapi_ttp, TTP)
+        self.assertEqual(order.convapi_user_agent, BROWSER_UA)
+        self.assertTrue(order.convapi_client_ip)
+        self.assertEqual(order.convapi_consent, 'granted')
+
+        # the guest fills in the address (done in Python, the form differs per version)
+        guest = self.env['res.partner'].create({
+            'name': 'Grace Hopper', 'email': 'Grace.Hopper@Example.COM',
+            'phone': '+32 470 12 34 56',
+            'city': 'Brussels', 'zip': '1000',
+            'country_id': self.env.ref('base.be').id,
+        })
+        order.write({'partner_id': guest.id, 'partner_invoice_id': guest.id,
+                     'partner_shipping_id': guest.id})
+
+        self.get('/shop/payment')
+
+        # -- payment confirmed later, by the post-processing cron / a webhook: no request -
+        start = self.last_event_id()
+        order.with_context(send_email=False).action_confirm()
+        purchase = self.queued('Purchase', start)
+        self.assertEqual(len(purchase), 2, 'one Purchase per service')
+        self.assertEqual(set(purchase.mapped('event_id')), {f'purchase-{order.id}'})
+        self.assertTrue(order.convapi_purchase_sent)
+        purchase_payload = self.payload(
+            purchase.filtered(lambda e: e.service_id == self.meta_service))
+        self.assertEqual(purchase_payload['user']['em'], hashed_email('Grace.Hopper@Example.COM'))
+        self.assertEqual(purchase_payload['user']['fbc'], fbc)
+        self.assertEqual(purchase_payload['user']['fbp'], FBP)
+        self.assertEqual(purchase_payload['user']['client_user_agent'], BROWSER_UA)
+        self.assertEqual(purchase_payload['user']['external_id'],
+                         convapi.hash_value(convapi.normalize('external_id', str(guest.id))))
+        self.assertEqual(purchase_payload['user']['ct'],
+                         convapi.hash_value(convapi.normalize('city', 'Brussels')))
+        self.assertAlmostEqual(purchase_payload['custom']['value'], order.amount_total)
+        self.assertEqual(purchase_payload['custom']['currency'], order.currency_id.name)
+        self.assertEqual(purchase_payload['custom']['order_id'], order.name)
+        self.assertEqual(purchase_payload['action_source'], 'website')
+
+        # -- the confirmation page fires the browser Purchase with the same id, once -------
+        response = self.get('/shop/confirmation')
+        self.assertEqual(response.status_code, 200)
+        pixel = self.pixel_event_ids(response.text)
+        self.assertIn(('Purchase', f'purchase-{order.id}'), pixel['meta'])
+        self.assertIn(('Purchase', f'purchase-{order.id}'), pixel['tiktok'])
+        self.assertTrue(order.convapi_purchase_pixel_done)
+
+        reload = self.get('/shop/confirmation')
+        self.assertEqual(reload.status_code, 200)
+        self.assertNotIn(f'purchase-{order.id}', reload.text)
+        self.assertEqual(len(self.queued('Purchase', start)), 2, 'reload sends nothing')
+
+        # a later confirmation path (a second post-processing run) queues nothing more
+        order._convapi_queue_purchase()
+        self.assertEqual(len(self.queued('Purchase', start)), 2)
+
+    def test_search(self):
+        start = self.last_event_id()
+        self.get('/shop?search=chair')
+        search = self.queued('Search', start)
+        self.assertEqual(len(search), 2)
+        self.assertEqual(self.payload(search[0])['custom']['search_string'], 'chair')
+
+    def test_bots_and_prefetch_get_nothing(self):
+        start = self.last_event_id()
+        response = self.get(self.product_url(), headers={
+            'User-Agent': 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'})
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(self.Event.sudo().search([('id', '>', start)]))
+        self.assertIsNone(self.pixel_event_ids(response.text))
+
+        response = self.get(f'{self.product_url()}?fbclid={FBCLID}',
+                            headers={'Sec-Purpose': 'prefetch'})
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(self.Event.sudo().search([('id', '>', start)]))
+        self.assertNotIn('_fbc', response.cookies)
+
+        response = self.get(self.product_url(), headers={'Purpose': 'prefetch'})
+        self.assertFalse(self.Event.sudo().search([('id', '>', start)]))
+
+    def test_consent_refused(self):
+        self.website.cookies_bar = True
+        start = self.last_event_id()
+        self.opener.cookies.set('website_cookies_bar', '{"required": true, "optional": false}')
+        response = self.get(f'{self.product_url()}?fbclid={FBCLID}')
+        self.assertEqual(response.status_code, 200)
+        self.assertIsNone(self.pixel_event_ids(response.text), 'no pixel without consent')
+        self.assertNotIn('_fbc', response.cookies)
+        view = self.queued('ViewContent', start)
+        # Meta: anonymous policy (no identifiers); TikTok: skip policy (nothing)
+        self.assertEqual(view.mapped('service_id'), self.meta_service)
+        user = self.payload(view)['user']
+        self.assertNotIn('fbc', user)
+        self.assertNotIn('client_ip_address', user)
+
+    def test_server_only_mode(self):
+        (self.meta_service | self.tiktok_service).write({'browser_pixel': False})
+        start = self.last_event_id()
+        response = self.get(self.product_url())
+        self.assertIsNone(self.pixel_event_ids(response.text), 'server-only: no pixel')
+        self.assertEqual(len(self.queued('ViewContent', start)), 2)
+        # with no Meta pixel in the browser, the server mints _fbp itself
+        self.assertRegex(response.cookies.get('_fbp') or '', r'^fb\.1\.\d{13}\.\d+$')
+        self.assertEqual(self.payload(self.queued('ViewContent', start)[0])['user']['fbp'],
+                         response.cookies.get('_fbp'))
+
+    def test_pending_endpoint_limits(self):
+        self.assertEqual(self.pending_pixel_events(origin='https://evil.example.com').status_code,
+                         403)
+        too_big = self.url_open('/convapi/pixel/pending', data='x' * 5000, headers={
+            'Content-Type': 'application/json', 'Origin': self.origin()})
+        self.assertEqual(too_big.status_code, 413)
+        no_origin = self.url_open('/convapi/pixel/pending', data='{}', headers={
+            'Content-Type': 'application/json'})
+        self.assertEqual(no_origin.status_code, 403)
+
+    def test_backend_confirmation_of_website_order_once(self):
+        partner = self.env['res.partner'].create({'name': 'Ada', 'email': 'ada@example.com'})
+        order = self.env['sale.order'].create({
+            'partner_id': partner.id,
+            'website_id': self.website.id,
+            'order_line': [(0, 0, {'product_id': self.variant.id, 'product_uom_qty': 3})],
+        })
+        start = self.last_event_id()
+        order.action_confirm()
+        purchase = self.queued('Purchase', start)
+        self.assertEqual(len(purchase), 2)
+        self.assertEqual(self.payload(purchase[0])['custom']['num_items'], 3)
+        # no browser behind a backend confirmation
+        self.assertEqual(self.payload(purchase[0])['action_source'], 'system_generated')
+        order.with_context(disable_cancel_warning=True).action_cancel()
+        order.action_draft()
+        order.action_confirm()
+        self.assertEqual(len(self.queued('Purchase', start)), 2, 'exactly once per order')
+
+        # orders without a website (backend sales) are not storefront purchases
+        backend = self.env['sale.order'].create({
+            'partner_id': partner.id,
+            'order_line': [(0, 0, {'product_id': self.variant.id, 'product_uom_qty': 1})],
+        })
+        backend.action_confirm()
+        self.assertEqual(len(self.queued('Purchase', start)), 2)

@@ -1,0 +1,64 @@
+"""Storefront helpers without HTTP: click-id formats, bots, the read-only deferral, the script."""
+
+import re
+
+from odoo.tests import tagged
+
+from .. import storefront
+from ..models.ir_http import _enqueue_in_new_cursor
+from .common import ConversionsApiCase
+
+
+@tagged('post_install', '-at_install')
+class TestStorefrontHelpers(ConversionsApiCase):
+
+    def test_fbc_format_and_refresh_rule(self):
+        fbc = storefront.make_fbc('AbC_123', 1700000000123)
+        self.assertEqual(fbc, 'fb.1.1700000000123.AbC_123')  # case kept
+        self.assertTrue(storefront.fbc_needs_update(None, 'AbC_123'))
+        self.assertFalse(storefront.fbc_needs_update(fbc, 'AbC_123'), 'same click: keep time')
+        self.assertTrue(storefront.fbc_needs_update(fbc, 'abc_123'), 'new click id')
+        self.assertFalse(storefront.fbc_needs_update(fbc, None))
+        self.assertRegex(storefront.make_fbp(), r'^fb\.1\.\d{13}\.\d{10}$')
+
+    def test_bots_and_prefetch(self):
+        for agent in ('Googlebot/2.1', 'facebookexternalhit/1.1', 'Mozilla/5.0 HeadlessChrome/120',
+                      'Slackbot-LinkExpanding 1.0', 'curl/8.0', '', None):
+            self.assertTrue(storefront.is_bot(agent), agent)
+        self.assertFalse(storefront.is_bot(
+            'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0'))
+        self.assertTrue(storefront.is_prefetch({'Sec-Purpose': 'prefetch;prerender'}))
+        self.assertTrue(storefront.is_prefetch({'Purpose': 'prefetch'}))
+        self.assertFalse(storefront.is_prefetch({}))
+
+    def test_client_ip_trusts_forwarded_for_only_in_proxy_mode(self):
+        self.assertEqual(storefront.client_ip('10.0.0.1', '1.2.3.4, 5.6.7.8', False), '10.0.0.1')
+        self.assertEqual(storefront.client_ip('10.0.0.1', '1.2.3.4, 5.6.7.8', True), '5.6.7.8')
+        self.assertEqual(storefront.client_ip('10.0.0.1', None, True), '10.0.0.1')
+
+    def test_pixel_script_is_inert_html(self):
+        event = {'name': 'ViewContent', 'tiktok_name': 'ViewContent', 'event_id': 'vc-1',
+                 'meta': ['123'], 'tiktok': ['TT'],
+                 'meta_data': {'content_name': '</script><script>alert(1)</script>'},
+                 'tiktok_data': {}}
+        script = str(storefront.pixel_script(['123'], ['TT'], [event]))
+        self.assertEqual(script.count('</script>'), 1)
+        self.assertIn('fbq("trackSingle","123","ViewContent"', script)
+        self.assertIn('{"eventID":"vc-1"}', script)
+        self.assertIn('ttq.instance("TT").track("ViewContent",{},{"event_id":"vc-1"})', script)
+
+    def test_read_only_request_events_are_queued_after_commit(self):
+        """What an Odoo 18/19 read-only route's post-commit does: queue in a fresh cursor."""
+        items = [('ViewContent', {
+            'website_id': self.website.id,
+            'custom_data': {'value': 10.0, 'currency': 'EUR'},
+            'event_id': 'vc-deferred-1',
+            'request_context': self.browser_context(consent='granted'),
+        })]
+        if not self.registry.in_test_mode():  # share this test's transaction
+            self.registry.enter_test_mode(self.cr)
+            self.addCleanup(self.registry.leave_test_mode)
+        _enqueue_in_new_cursor(self.env.cr.dbname, items)
+        queued = self.Event.search([('event_id', '=', 'vc-deferred-1')])
+        self.assertEqual(len(queued), 2)
+        self.assertTrue(all(re.match(r'^vc-deferred-1$', e.event_id) for e in queued))
