@@ -1044,3 +1044,18 @@ def test_repr_of_recorded_request_masks_tokens(fake: FakeAdServer) -> None:
     tt_post(fake, [tt_event()])
     text = repr(fake.requests) + repr(fake.requests[1].headers)
     assert TOKEN not in text and TT_TOKEN not in text
+
+
+def test_keep_alive_connection_is_closed_when_the_fake_stops() -> None:
+    fake = FakeAdServer().start()
+    conn = http.client.HTTPConnection("127.0.0.1", fake.port, timeout=5)
+    body = json.dumps({"data": [meta_event()], "access_token": TOKEN})
+    headers = {"Content-Type": "application/json"}
+    conn.request("POST", f"/v25.0/{PIXEL}/events", body=body, headers=headers)
+    assert conn.getresponse().read() and fake.meta_events()
+    fake.stop()
+    with pytest.raises((http.client.HTTPException, ConnectionError)):
+        conn.request("POST", f"/v25.0/{PIXEL}/events", body=body, headers=headers)
+        conn.getresponse()
+    conn.close()
+    assert len(fake.requests) == 1

@@ -943,6 +943,16 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.fake._track(self.connection, add=False)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return  # the fake logs one line per request itself
 
@@ -1052,6 +1062,7 @@ class FakeAdServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -1079,6 +1090,14 @@ class FakeAdServer:
         self._stopping.set()
         server.shutdown()
         server.server_close()
+        # Close kept-alive connections too: a stopped fake must not answer anything.
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -1307,7 +1326,17 @@ class FakeAdServer:
 
     # ---- request handling ------------------------------------------------------------------
 
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
     def _handle(self, h: _Handler) -> None:
+        if self._stopping.is_set():
+            h.drop()
+            return
         received_at = self.clock()
         split = urlsplit(h.path)
         path, query = split.path, split.query
