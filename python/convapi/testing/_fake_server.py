@@ -932,6 +932,13 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     fake: FakeAdServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (or a connection the fake drops) is not an error worth a
+        # traceback; anything else is still reported.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class _IPv6Server(_Server):
     address_family = socket.AF_INET6
