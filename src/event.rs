@@ -1,4 +1,14 @@
 //! The neutral event model shared by both builders.
+//!
+//! Input is one plain JSON-like object per event, with raw PII, in the shape Odoo code naturally
+//! produces. [`Event::parse`] validates it and normalises every match key once; the Meta and
+//! TikTok builders then only pick, hash and rename.
+
+use crate::error::ValidationError;
+use crate::geo;
+use crate::normalize::{hash_value, is_sha256_hex, normalize_field, Field};
+use serde_json::{Map, Number, Value};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Options shared by the payload builders.
 #[derive(Debug, Clone, Default)]
@@ -7,4 +17,612 @@ pub struct BuildOptions {
     pub strict: bool,
     /// "Now" in Unix seconds; `None` reads the system clock. Tests pin it.
     pub now: Option<i64>,
+}
+
+impl BuildOptions {
+    pub(crate) fn now(&self) -> i64 {
+        self.now.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        })
+    }
+}
+
+/// Most events one request may carry, on both platforms.
+pub const MAX_EVENTS: usize = 1000;
+/// Oldest event both platforms accept, in seconds (Meta rejects the whole batch past it).
+pub const MAX_EVENT_AGE: i64 = 7 * 24 * 3600;
+
+/// The action sources Meta accepts.
+pub const ACTION_SOURCES: [&str; 9] = [
+    "email",
+    "website",
+    "app",
+    "phone_call",
+    "chat",
+    "physical_store",
+    "system_generated",
+    "business_messaging",
+    "other",
+];
+
+/// Standard event names (Meta's, plus the base `PageView`), matched case- and
+/// separator-insensitively so `add_to_cart` and `addtocart` become `AddToCart`.
+const STANDARD_EVENTS: [&str; 21] = [
+    "AddPaymentInfo",
+    "AddToCart",
+    "AddToWishlist",
+    "ApplicationApproval",
+    "CompleteRegistration",
+    "Contact",
+    "CustomizeProduct",
+    "Donate",
+    "Download",
+    "FindLocation",
+    "InitiateCheckout",
+    "Lead",
+    "PageView",
+    "Purchase",
+    "Schedule",
+    "Search",
+    "StartTrial",
+    "SubmitApplication",
+    "Subscribe",
+    "ViewContent",
+    "CompletePayment",
+];
+
+/// The canonical spelling of a standard event name; custom names come back unchanged.
+pub fn canonical_event_name(name: &str) -> &str {
+    let key = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let wanted = key(name);
+    STANDARD_EVENTS
+        .iter()
+        .find(|s| key(s) == wanted)
+        .copied()
+        .unwrap_or(name)
+}
+
+/// A match key after normalisation: either a plain normalised value (hashed per platform at build
+/// time, since Meta and TikTok hash phones differently) or a digest the caller already made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchKey {
+    Plain(String),
+    Hashed(String),
+}
+
+impl MatchKey {
+    /// The SHA-256 hex digest of the value, as Meta wants it (phones without `+`).
+    pub fn meta_hash(&self, field: Field) -> String {
+        match self {
+            MatchKey::Hashed(h) => h.clone(),
+            MatchKey::Plain(v) if field == Field::Phone => hash_value(v.trim_start_matches('+')),
+            MatchKey::Plain(v) => hash_value(v),
+        }
+    }
+
+    /// The SHA-256 hex digest of the value, as TikTok wants it (phones in E.164 with `+`).
+    pub fn tiktok_hash(&self) -> String {
+        match self {
+            MatchKey::Hashed(h) => h.clone(),
+            MatchKey::Plain(v) => hash_value(v),
+        }
+    }
+}
+
+/// One item of `custom.contents`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Content {
+    pub id: String,
+    pub quantity: Option<Number>,
+    pub item_price: Option<Number>,
+    pub title: Option<String>,
+    pub category: Option<String>,
+    pub brand: Option<String>,
+}
+
+/// The validated, normalised event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Event {
+    pub event_name: String,
+    pub event_id: Option<String>,
+    pub event_time: i64,
+    pub event_source_url: Option<String>,
+    pub referrer_url: Option<String>,
+    pub action_source: String,
+    pub opt_out: Option<bool>,
+    pub limited_data_use: bool,
+    /// Normalised match keys, in [`Field::ALL`] order, each with one or more values.
+    pub keys: Vec<(Field, Vec<MatchKey>)>,
+    pub client_ip_address: Option<String>,
+    pub client_user_agent: Option<String>,
+    pub fbc: Option<String>,
+    pub fbp: Option<String>,
+    pub ttclid: Option<String>,
+    pub ttp: Option<String>,
+    pub locale: Option<String>,
+    pub value: Option<Number>,
+    pub currency: Option<String>,
+    pub content_ids: Vec<String>,
+    pub contents: Vec<Content>,
+    pub content_type: Option<String>,
+    pub content_name: Option<String>,
+    pub content_category: Option<String>,
+    pub num_items: Option<i64>,
+    pub order_id: Option<String>,
+    pub search_string: Option<String>,
+    pub status: Option<Value>,
+    /// Custom keys not in the model, passed through (empty values stripped).
+    pub extra_custom: Map<String, Value>,
+}
+
+/// Whether a JSON value carries nothing worth sending.
+pub(crate) fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(a) => a.iter().all(is_empty),
+        Value::Object(o) => o.values().all(is_empty),
+        Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+fn get<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !is_empty(v))
+}
+
+/// A string field: strings are trimmed, numbers are written out, anything else is an error.
+fn opt_string(
+    obj: &Map<String, Value>,
+    key: &str,
+    field: &str,
+) -> Result<Option<String>, ValidationError> {
+    match get(obj, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(ValidationError::new(field, "must be a string")),
+    }
+}
+
+/// A number field: JSON numbers, or strings holding a finite decimal number.
+fn opt_number(
+    obj: &Map<String, Value>,
+    key: &str,
+    field: &str,
+) -> Result<Option<Number>, ValidationError> {
+    match get(obj, key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => Ok(Some(n.clone())),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            let parsed = if let Ok(i) = s.parse::<i64>() {
+                Some(Number::from(i))
+            } else {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .and_then(Number::from_f64)
+            };
+            parsed
+                .filter(|_| {
+                    s.bytes()
+                        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
+                })
+                .map(Some)
+                .ok_or_else(|| ValidationError::new(field, format!("not a number: {s:?}")))
+        }
+        Some(_) => Err(ValidationError::new(field, "must be a number")),
+    }
+}
+
+fn opt_bool(
+    obj: &Map<String, Value>,
+    key: &str,
+    field: &str,
+) -> Result<Option<bool>, ValidationError> {
+    match get(obj, key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+            Ok(Some(n.as_i64() == Some(1)))
+        }
+        Some(_) => Err(ValidationError::new(field, "must be true or false")),
+    }
+}
+
+fn as_object<'a>(
+    value: Option<&'a Value>,
+    field: &str,
+) -> Result<Option<&'a Map<String, Value>>, ValidationError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(_) => Err(ValidationError::new(field, "must be an object")),
+    }
+}
+
+fn http_url(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ValidationError> {
+    let url = opt_string(obj, key, key)?;
+    if let Some(u) = &url {
+        let lower = u.to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://"))
+            || u.contains(char::is_whitespace)
+        {
+            return Err(ValidationError::new(
+                key,
+                "must be an http:// or https:// URL",
+            ));
+        }
+    }
+    Ok(url)
+}
+
+/// The user keys that are not match keys, with their accepted aliases.
+const PLAIN_USER_KEYS: [(&str, &[&str]); 7] = [
+    ("client_ip_address", &["client_ip_address", "ip"]),
+    ("client_user_agent", &["client_user_agent", "user_agent"]),
+    ("fbc", &["fbc"]),
+    ("fbp", &["fbp"]),
+    ("ttclid", &["ttclid"]),
+    ("ttp", &["ttp"]),
+    ("locale", &["locale"]),
+];
+
+impl Event {
+    /// Validates and normalises one neutral event. `index` only names the event in errors.
+    pub fn parse(value: &Value, opts: &BuildOptions) -> Result<Event, ValidationError> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| ValidationError::new("", "an event must be an object"))?;
+        let event_name = match get(obj, "event_name") {
+            Some(Value::String(s)) => canonical_event_name(s.trim()).to_string(),
+            Some(_) => return Err(ValidationError::new("event_name", "must be a string")),
+            None => return Err(ValidationError::new("event_name", "is required")),
+        };
+        let now = opts.now();
+        let event_time = match get(obj, "event_time") {
+            None => now,
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+                .ok_or_else(|| ValidationError::new("event_time", "must be Unix seconds"))?,
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ValidationError::new("event_time", "must be Unix seconds"))?,
+            Some(_) => return Err(ValidationError::new("event_time", "must be Unix seconds")),
+        };
+        if event_time > 100_000_000_000 {
+            return Err(ValidationError::new(
+                "event_time",
+                "looks like milliseconds; give Unix seconds",
+            ));
+        }
+        if now - event_time > MAX_EVENT_AGE {
+            return Err(ValidationError::new(
+                "event_time",
+                "is older than 7 days; Meta rejects the whole batch for such an event",
+            ));
+        }
+        // Client clocks run ahead: a future time is clamped to now rather than rejected.
+        let event_time = event_time.min(now);
+        let action_source = match opt_string(obj, "action_source", "action_source")? {
+            None => "website".to_string(),
+            Some(s) if ACTION_SOURCES.contains(&s.as_str()) => s,
+            Some(_) => {
+                return Err(ValidationError::new(
+                    "action_source",
+                    format!("must be one of {}", ACTION_SOURCES.join(", ")),
+                ))
+            }
+        };
+        let mut event = Event {
+            event_name,
+            event_id: opt_string(obj, "event_id", "event_id")?,
+            event_time,
+            event_source_url: http_url(obj, "event_source_url")?,
+            referrer_url: http_url(obj, "referrer_url")?,
+            action_source,
+            opt_out: opt_bool(obj, "opt_out", "opt_out")?,
+            limited_data_use: opt_bool(obj, "limited_data_use", "limited_data_use")?
+                .unwrap_or(false),
+            ..Event::default()
+        };
+        if let Some(user) = as_object(obj.get("user").or_else(|| obj.get("user_data")), "user")? {
+            event.parse_user(user, opts).map_err(|e| e.within("user"))?;
+        }
+        if let Some(custom) = as_object(
+            obj.get("custom").or_else(|| obj.get("custom_data")),
+            "custom",
+        )? {
+            event.parse_custom(custom).map_err(|e| e.within("custom"))?;
+        }
+        if event.event_name == "Purchase" {
+            if event.value.is_none() {
+                return Err(ValidationError::new(
+                    "custom.value",
+                    "is required for Purchase",
+                ));
+            }
+            if event.currency.is_none() {
+                return Err(ValidationError::new(
+                    "custom.currency",
+                    "is required for Purchase",
+                ));
+            }
+        }
+        Ok(event)
+    }
+
+    fn parse_user(
+        &mut self,
+        user: &Map<String, Value>,
+        opts: &BuildOptions,
+    ) -> Result<(), ValidationError> {
+        for (name, aliases) in PLAIN_USER_KEYS {
+            let mut found = None;
+            for alias in aliases {
+                if let Some(v) = opt_string(user, alias, name)? {
+                    found = Some(v);
+                    break;
+                }
+            }
+            let slot = match name {
+                "client_ip_address" => &mut self.client_ip_address,
+                "client_user_agent" => &mut self.client_user_agent,
+                "fbc" => &mut self.fbc,
+                "fbp" => &mut self.fbp,
+                "ttclid" => &mut self.ttclid,
+                "ttp" => &mut self.ttp,
+                _ => &mut self.locale,
+            };
+            *slot = found;
+        }
+        if let Some(ip) = &self.client_ip_address {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                if opts.strict {
+                    return Err(ValidationError::new(
+                        "client_ip_address",
+                        "not an IPv4 or IPv6 address",
+                    ));
+                }
+                self.client_ip_address = None;
+            }
+        }
+        // The country first: it is the region for national phone numbers and picks state/zip rules.
+        let raw_values = |field: Field| -> Result<Vec<String>, ValidationError> {
+            let mut out = Vec::new();
+            for key in [field.name(), field.meta_key()] {
+                match get(user, key) {
+                    None => {}
+                    Some(Value::String(s)) => out.push(s.clone()),
+                    Some(Value::Number(n)) => out.push(n.to_string()),
+                    Some(Value::Array(items)) => {
+                        for item in items.iter().filter(|v| !is_empty(v)) {
+                            match item {
+                                Value::String(s) => out.push(s.clone()),
+                                Value::Number(n) => out.push(n.to_string()),
+                                _ => {
+                                    return Err(ValidationError::new(
+                                        field.name(),
+                                        "must be a string or a list of strings",
+                                    ))
+                                }
+                            }
+                        }
+                    }
+                    Some(_) => {
+                        return Err(ValidationError::new(
+                            field.name(),
+                            "must be a string or a list of strings",
+                        ))
+                    }
+                }
+                if field.name() == field.meta_key() {
+                    break;
+                }
+            }
+            Ok(out)
+        };
+        let countries = raw_values(Field::Country)?;
+        let country_code = countries
+            .iter()
+            .find(|c| !is_sha256_hex(c.trim()))
+            .and_then(|c| geo::country_code(c));
+        for field in Field::ALL {
+            let raws = raw_values(field)?;
+            let mut keys: Vec<MatchKey> = Vec::with_capacity(raws.len());
+            for raw in raws {
+                let trimmed = raw.trim();
+                let key = if is_sha256_hex(trimmed) {
+                    MatchKey::Hashed(trimmed.to_ascii_lowercase())
+                } else {
+                    match normalize_field(field, trimmed, country_code) {
+                        Ok(v) => MatchKey::Plain(v),
+                        Err(e) if opts.strict => return Err(e),
+                        Err(_) => continue,
+                    }
+                };
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+            if !keys.is_empty() {
+                self.keys.push((field, keys));
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_custom(&mut self, custom: &Map<String, Value>) -> Result<(), ValidationError> {
+        self.value = opt_number(custom, "value", "value")?;
+        self.currency = match opt_string(custom, "currency", "currency")? {
+            None => None,
+            Some(c) => {
+                let upper = c.to_ascii_uppercase();
+                if !geo::is_currency(&upper) {
+                    return Err(ValidationError::new(
+                        "currency",
+                        format!("{c:?} is not an ISO 4217 currency code"),
+                    ));
+                }
+                Some(upper)
+            }
+        };
+        if let Some(ids) = get(custom, "content_ids") {
+            let items = match ids {
+                Value::Array(items) => items.as_slice(),
+                single => std::slice::from_ref(single),
+            };
+            for item in items.iter().filter(|v| !is_empty(v)) {
+                match item {
+                    Value::String(s) => self.content_ids.push(s.trim().to_string()),
+                    Value::Number(n) => self.content_ids.push(n.to_string()),
+                    _ => {
+                        return Err(ValidationError::new(
+                            "content_ids",
+                            "must be a list of strings",
+                        ))
+                    }
+                }
+            }
+        }
+        if let Some(contents) = get(custom, "contents") {
+            let items = contents
+                .as_array()
+                .ok_or_else(|| ValidationError::new("contents", "must be a list of objects"))?;
+            for (i, item) in items.iter().enumerate().filter(|(_, v)| !is_empty(v)) {
+                let field = format!("contents[{i}]");
+                let obj = item
+                    .as_object()
+                    .ok_or_else(|| ValidationError::new(field.clone(), "must be an object"))?;
+                let sub = |k: &str| format!("{field}.{k}");
+                let id = opt_string(obj, "id", &sub("id"))?
+                    .or(opt_string(obj, "content_id", &sub("id"))?)
+                    .ok_or_else(|| ValidationError::new(sub("id"), "is required"))?;
+                self.contents.push(Content {
+                    id,
+                    quantity: opt_number(obj, "quantity", &sub("quantity"))?,
+                    item_price: match opt_number(obj, "item_price", &sub("item_price"))? {
+                        Some(p) => Some(p),
+                        None => opt_number(obj, "price", &sub("item_price"))?,
+                    },
+                    title: opt_string(obj, "title", &sub("title"))?.or(opt_string(
+                        obj,
+                        "content_name",
+                        &sub("title"),
+                    )?),
+                    category: opt_string(obj, "category", &sub("category"))?.or(opt_string(
+                        obj,
+                        "content_category",
+                        &sub("category"),
+                    )?),
+                    brand: opt_string(obj, "brand", &sub("brand"))?,
+                });
+            }
+        }
+        self.content_type = opt_string(custom, "content_type", "content_type")?;
+        if let Some(t) = &self.content_type {
+            if t != "product" && t != "product_group" {
+                return Err(ValidationError::new(
+                    "content_type",
+                    "must be product or product_group",
+                ));
+            }
+        }
+        self.content_name = opt_string(custom, "content_name", "content_name")?;
+        self.content_category = opt_string(custom, "content_category", "content_category")?;
+        self.num_items = match opt_number(custom, "num_items", "num_items")? {
+            None => None,
+            Some(n) => Some(
+                n.as_i64()
+                    .ok_or_else(|| ValidationError::new("num_items", "must be a whole number"))?,
+            ),
+        };
+        self.order_id = opt_string(custom, "order_id", "order_id")?;
+        self.search_string = opt_string(custom, "search_string", "search_string")?;
+        self.status = get(custom, "status").cloned();
+        const KNOWN: [&str; 12] = [
+            "value",
+            "currency",
+            "content_ids",
+            "contents",
+            "content_type",
+            "content_name",
+            "content_category",
+            "num_items",
+            "order_id",
+            "search_string",
+            "status",
+            "query",
+        ];
+        if self.search_string.is_none() {
+            self.search_string = opt_string(custom, "query", "search_string")?;
+        }
+        for (k, v) in custom {
+            if !KNOWN.contains(&k.as_str()) && !is_empty(v) {
+                self.extra_custom.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// The values of one match key, if any.
+    pub fn key(&self, field: Field) -> Option<&[MatchKey]> {
+        self.keys
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Parses a whole batch, checking its size and naming the failing event in errors.
+pub fn parse_events(events: &[Value], opts: &BuildOptions) -> Result<Vec<Event>, ValidationError> {
+    if events.is_empty() {
+        return Err(ValidationError::new(
+            "events",
+            "at least one event is required",
+        ));
+    }
+    if events.len() > MAX_EVENTS {
+        return Err(ValidationError::new(
+            "events",
+            format!(
+                "{} events: a request carries at most {MAX_EVENTS} (the senders split larger sends)",
+                events.len()
+            ),
+        ));
+    }
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Event::parse(e, opts).map_err(|err| err.within(&format!("events[{i}]"))))
+        .collect()
+}
+
+/// Removes empty strings, nulls, empty lists and empty objects, recursively.
+pub(crate) fn strip_empty(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for v in map.values_mut() {
+                strip_empty(v);
+            }
+            map.retain(|_, v| !is_empty(v));
+        }
+        Value::Array(items) => {
+            for v in items.iter_mut() {
+                strip_empty(v);
+            }
+            items.retain(|v| !is_empty(v));
+        }
+        _ => {}
+    }
 }

@@ -1,19 +1,573 @@
-//! Match-key normalisers and hashing, per Meta's CIP table and TikTok's EAPI 2.0 text.
-use crate::error::ValidationError;
+//! Match-key normalisers and hashing, per Meta's customer-information table and TikTok's EAPI 2.0 text.
+//!
+//! Every normaliser returns the exact string that gets hashed, or a [`ValidationError`] naming the
+//! field and the rule it broke. A value that already is a SHA-256 hex digest passes through
+//! lowercased, so nothing is ever hashed twice.
 
-pub fn normalize(field: &str, value: &str, country: Option<&str>) -> Result<String, ValidationError> {
-    let _ = (field, value, country);
-    Err(ValidationError::new(field, "not implemented yet"))
+use crate::error::ValidationError;
+use crate::geo;
+use sha2::{Digest, Sha256};
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A match key that can be normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Email,
+    Phone,
+    FirstName,
+    LastName,
+    Gender,
+    DateOfBirth,
+    City,
+    State,
+    Zip,
+    Country,
+    ExternalId,
 }
 
+impl Field {
+    /// The neutral name (`email`, `phone`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Email => "email",
+            Field::Phone => "phone",
+            Field::FirstName => "first_name",
+            Field::LastName => "last_name",
+            Field::Gender => "gender",
+            Field::DateOfBirth => "date_of_birth",
+            Field::City => "city",
+            Field::State => "state",
+            Field::Zip => "zip",
+            Field::Country => "country",
+            Field::ExternalId => "external_id",
+        }
+    }
+
+    /// Meta's key for this field (`em`, `ph`, ...).
+    pub fn meta_key(self) -> &'static str {
+        match self {
+            Field::Email => "em",
+            Field::Phone => "ph",
+            Field::FirstName => "fn",
+            Field::LastName => "ln",
+            Field::Gender => "ge",
+            Field::DateOfBirth => "db",
+            Field::City => "ct",
+            Field::State => "st",
+            Field::Zip => "zp",
+            Field::Country => "country",
+            Field::ExternalId => "external_id",
+        }
+    }
+
+    /// Looks a field up by its neutral name, Meta's key, or a common alias.
+    pub fn parse(name: &str) -> Option<Field> {
+        Some(match name {
+            "email" | "em" => Field::Email,
+            "phone" | "ph" | "phone_number" => Field::Phone,
+            "first_name" | "fn" => Field::FirstName,
+            "last_name" | "ln" => Field::LastName,
+            "gender" | "ge" => Field::Gender,
+            "date_of_birth" | "db" | "birthdate" => Field::DateOfBirth,
+            "city" | "ct" => Field::City,
+            "state" | "st" => Field::State,
+            "zip" | "zp" | "zip_code" | "postal_code" => Field::Zip,
+            "country" => Field::Country,
+            "external_id" => Field::ExternalId,
+            _ => return None,
+        })
+    }
+
+    /// Every field, in a stable order.
+    pub const ALL: [Field; 11] = [
+        Field::Email,
+        Field::Phone,
+        Field::FirstName,
+        Field::LastName,
+        Field::Gender,
+        Field::DateOfBirth,
+        Field::City,
+        Field::State,
+        Field::Zip,
+        Field::Country,
+        Field::ExternalId,
+    ];
+}
+
+/// Whether `value` is a SHA-256 hex digest (64 hex characters, any case).
 pub fn is_sha256_hex(value: &str) -> bool {
     value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// SHA-256 of the UTF-8 string, lowercase hex; a value that already is a digest passes through
+/// lowercased.
 pub fn hash_value(value: &str) -> String {
-    use sha2::{Digest, Sha256};
     if is_sha256_hex(value) {
         return value.to_ascii_lowercase();
     }
     hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// Normalises `value` as the match key `field` (a neutral name like `phone` or a Meta key like
+/// `ph`). `country` (ISO alpha-2/alpha-3 or English name) is the region for national phone numbers
+/// and selects the US/CA rules for `state` and `zip`.
+///
+/// The phone comes back in E.164 with its `+`.
+pub fn normalize(
+    field: &str,
+    value: &str,
+    country: Option<&str>,
+) -> Result<String, ValidationError> {
+    let parsed = Field::parse(field).ok_or_else(|| {
+        ValidationError::new(
+            field,
+            "unknown field: expected one of email, phone, first_name, last_name, gender, \
+             date_of_birth, city, state, zip, country, external_id",
+        )
+    })?;
+    let country = match country.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => Some(geo::country_code(c).ok_or_else(|| {
+            ValidationError::new("country", "not an ISO 3166-1 country code or name")
+        })?),
+        None => None,
+    };
+    normalize_field(parsed, value, country)
+}
+
+/// [`normalize`] with a parsed field and an already normalised alpha-2 `country`.
+pub fn normalize_field(
+    field: Field,
+    value: &str,
+    country: Option<&str>,
+) -> Result<String, ValidationError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(ValidationError::new(field.name(), "is empty"));
+    }
+    if is_sha256_hex(trimmed) {
+        return Ok(trimmed.to_ascii_lowercase());
+    }
+    let err = |msg: &str| ValidationError::new(field.name(), msg);
+    match field {
+        Field::Email => normalize_email(trimmed)
+            .ok_or_else(|| err("not an email address (expected name@domain.tld)")),
+        Field::Phone => normalize_phone(trimmed, country),
+        Field::FirstName | Field::LastName => {
+            normalize_name(trimmed).ok_or_else(|| err("has no letters once punctuation is removed"))
+        }
+        Field::Gender => normalize_gender(trimmed).ok_or_else(|| err("expected f/m (female/male)")),
+        Field::DateOfBirth => normalize_date_of_birth(trimmed),
+        Field::City => letters_only(trimmed).ok_or_else(|| err("has no letters")),
+        Field::State => normalize_state(trimmed, country),
+        Field::Zip => normalize_zip(trimmed, country),
+        Field::Country => geo::country_code(trimmed)
+            .map(str::to_string)
+            .ok_or_else(|| err("not an ISO 3166-1 country code or English country name")),
+        Field::ExternalId => Ok(trimmed.to_string()),
+    }
+}
+
+fn normalize_email(value: &str) -> Option<String> {
+    let email = value.to_lowercase();
+    let (local, domain) = email.rsplit_once('@')?;
+    let labels_ok = domain.split('.').all(|l| !l.is_empty());
+    let ok = !local.is_empty()
+        && domain.contains('.')
+        && labels_ok
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.contains('@');
+    ok.then_some(email)
+}
+
+fn normalize_phone(value: &str, country: Option<&str>) -> Result<String, ValidationError> {
+    let err = |msg: &str| ValidationError::new("phone", msg);
+    let mut cleaned = String::with_capacity(value.len() + 1);
+    for c in value.chars() {
+        match c {
+            '0'..='9' | '+' => cleaned.push(c),
+            ' ' | '.' | '-' | '(' | ')' | '/' | '\u{a0}' | '\t' => {}
+            _ if c.is_alphabetic() => return Err(err("contains letters")),
+            _ => {
+                return Err(err(
+                    "contains characters other than digits, spaces, dots, dashes and brackets",
+                ))
+            }
+        }
+    }
+    if cleaned.is_empty() {
+        return Err(err("has no digits"));
+    }
+    if let Some(rest) = cleaned.strip_prefix("00") {
+        cleaned = format!("+{rest}");
+    }
+    if cleaned[1..].contains('+') {
+        return Err(err("has a '+' that is not at the start"));
+    }
+    let region = country
+        .map(|c| phonenumber::country::Id::from_str(&c.to_ascii_uppercase()))
+        .transpose()
+        .map_err(|_| {
+            ValidationError::new("country", "not a region phone numbers can be parsed for")
+        })?;
+    let (input, region) = if cleaned.starts_with('+') {
+        (cleaned, None)
+    } else if region.is_some() {
+        (cleaned, region)
+    } else {
+        // No region: the number must already carry its country code.
+        (format!("+{cleaned}"), None)
+    };
+    let number = phonenumber::parse(region, &input).map_err(|_| {
+        if country.is_none() && !value.trim_start().starts_with('+') {
+            err("not a valid international number; give the country for national numbers")
+        } else {
+            err("not a phone number")
+        }
+    })?;
+    if !number.is_valid() {
+        return Err(err("not a possible number for its country"));
+    }
+    let code = number.code().value();
+    let national = number.national().to_string();
+    Ok(format!("+{code}{national}"))
+}
+
+fn normalize_name(value: &str) -> Option<String> {
+    let mut out = String::with_capacity(value.len());
+    let mut pending_space = false;
+    for c in value.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c);
+        } else if c.is_whitespace() {
+            pending_space = true;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn letters_only(value: &str) -> Option<String> {
+    let out: String = value
+        .chars()
+        .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphabetic())
+        .collect();
+    (!out.is_empty()).then_some(out)
+}
+
+fn normalize_gender(value: &str) -> Option<String> {
+    let key = value.to_lowercase();
+    match key.as_str() {
+        "f" | "female" | "woman" | "w" | "girl" | "femme" | "frau" | "mujer" | "femenino"
+        | "feminin" | "féminin" | "weiblich" => Some("f".into()),
+        "m" | "male" | "man" | "boy" | "homme" | "mann" | "hombre" | "masculino" | "masculin"
+        | "männlich" | "maennlich" => Some("m".into()),
+        _ => None,
+    }
+}
+
+/// Today's civil date (UTC) as (year, month, day).
+pub(crate) fn today() -> (i64, u32, u32) {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    civil_from_days(secs.div_euclid(86_400))
+}
+
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+fn normalize_date_of_birth(value: &str) -> Result<String, ValidationError> {
+    let err = |msg: &str| ValidationError::new("date_of_birth", msg);
+    // A datetime's time part is irrelevant: "1997-02-16T00:00:00+01:00" -> "1997-02-16".
+    let date = value.split(['T', ' ']).next().unwrap_or(value);
+    let parts: Vec<&str> = date.split(['-', '/', '.']).collect();
+    let num = |s: &str| -> Option<i64> {
+        (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (y, m, d) = match parts.as_slice() {
+        [single] if single.len() == 8 => {
+            let y = num(&single[0..4]);
+            let m = num(&single[4..6]);
+            let d = num(&single[6..8]);
+            match (y, m, d) {
+                (Some(y), Some(m), Some(d)) => (y, m, d),
+                _ => {
+                    return Err(err(
+                        "expected a date such as YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY",
+                    ))
+                }
+            }
+        }
+        [a, b, c] => match (num(a), num(b), num(c)) {
+            (Some(y), Some(m), Some(d)) if a.len() == 4 => (y, m, d),
+            (Some(first), Some(second), Some(y)) if c.len() == 4 => {
+                // Dots are the European day-first form; slashes and dashes follow Meta's US
+                // example (2/16/1997) unless the first number cannot be a month.
+                if date.contains('.') || first > 12 {
+                    (y, second, first)
+                } else {
+                    (y, first, second)
+                }
+            }
+            _ => {
+                return Err(err(
+                    "expected a date such as YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY",
+                ))
+            }
+        },
+        _ => {
+            return Err(err(
+                "expected a date such as YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY",
+            ))
+        }
+    };
+    if !(1..=12).contains(&m) || d < 1 || d > i64::from(days_in_month(y, m as u32)) {
+        return Err(err("is not a real calendar date"));
+    }
+    let (this_year, this_month, this_day) = today();
+    if y < 1900 || y > this_year {
+        return Err(err("year must be between 1900 and the current year"));
+    }
+    if (y, m as u32, d as u32) > (this_year, this_month, this_day) {
+        return Err(err("is in the future"));
+    }
+    Ok(format!("{y:04}{m:02}{d:02}"))
+}
+
+fn normalize_state(value: &str, country: Option<&str>) -> Result<String, ValidationError> {
+    match country {
+        Some(c @ ("us" | "ca")) => geo::state_code(c, value)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "state",
+                    if c == "us" {
+                        "not a US state name or 2-letter code"
+                    } else {
+                        "not a Canadian province name or 2-letter code"
+                    },
+                )
+            }),
+        Some(_) => {
+            letters_and_digits(value).ok_or_else(|| ValidationError::new("state", "has no letters"))
+        }
+        // No country: a US state name is by far the likeliest meaning of a full state name.
+        None => Ok(geo::state_code("us", value)
+            .map(str::to_string)
+            .or_else(|| letters_and_digits(value))
+            .ok_or_else(|| ValidationError::new("state", "has no letters"))?),
+    }
+}
+
+fn letters_and_digits(value: &str) -> Option<String> {
+    let out: String = value
+        .chars()
+        .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    (!out.is_empty()).then_some(out)
+}
+
+fn normalize_zip(value: &str, country: Option<&str>) -> Result<String, ValidationError> {
+    if country == Some("us") {
+        let digits: String = value.chars().take_while(|c| c.is_ascii_digit()).collect();
+        return if digits.len() >= 5 {
+            Ok(digits[..5].to_string())
+        } else {
+            Err(ValidationError::new(
+                "zip",
+                "a US ZIP code starts with 5 digits",
+            ))
+        };
+    }
+    letters_and_digits(value).ok_or_else(|| ValidationError::new("zip", "has no letters or digits"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(field: &str, value: &str, country: Option<&str>) -> String {
+        match normalize(field, value, country) {
+            Ok(v) => v,
+            Err(e) => panic!("{field}={value:?}: {e}"),
+        }
+    }
+
+    fn bad(field: &str, value: &str, country: Option<&str>) -> ValidationError {
+        match normalize(field, value, country) {
+            Ok(v) => panic!("{field}={value:?} should fail, got {v:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn email_trim_lowercase() {
+        assert_eq!(
+            n("email", "  John_Smith@Gmail.com ", None),
+            "john_smith@gmail.com"
+        );
+        assert_eq!(
+            hash_value(&n("email", " ALICE_abc@gmail.com ", None)),
+            "848a771458438fc2ec420560d769fb9b9b86851ee338ec56517baabd79d3bb4f"
+        );
+        for v in ["john", "john@", "@x.com", "a@b", "a b@c.com", "a@b..com"] {
+            assert_eq!(bad("email", v, None).field, "email", "{v}");
+        }
+    }
+
+    #[test]
+    fn phone_e164() {
+        assert_eq!(n("phone", "(650)555-1212", Some("US")), "+16505551212");
+        assert_eq!(n("phone", "06 12 34 56 78", Some("FR")), "+33612345678");
+        assert_eq!(n("phone", "0033 6 12 34 56 78", None), "+33612345678");
+        assert_eq!(n("phone", "+33 (0)6.12.34.56.78", None), "+33612345678");
+        assert_eq!(n("phone", "(+1)2133734253", None), "+12133734253");
+        assert_eq!(n("phone", "12133734253", None), "+12133734253");
+        assert_eq!(n("ph", "+44 20 7946 0958", Some("gb")), "+442079460958");
+        assert_eq!(
+            hash_value(&n("phone", "(+1)2133734253", None)),
+            "9f7ec22d72092cd3c0b58726ed9c2d91b92e51a3f29837508fb2948bb22dd2fd"
+        );
+        assert_eq!(bad("phone", "12", Some("FR")).field, "phone");
+        assert_eq!(bad("phone", "call me", None).field, "phone");
+        assert_eq!(bad("phone", "+1 000", None).field, "phone");
+        assert!(bad("phone", "0612345678", None).message.contains("country"));
+    }
+
+    #[test]
+    fn names_keep_unicode_drop_punctuation() {
+        assert_eq!(n("first_name", "  Valéry ", None), "valéry");
+        assert_eq!(n("fn", "정", None), "정");
+        assert_eq!(n("last_name", "O'Brien-Smith", None), "obriensmith");
+        assert_eq!(n("first_name", "Mary  Ann", None), "mary ann");
+        assert_eq!(bad("first_name", "...", None).field, "first_name");
+    }
+
+    #[test]
+    fn city_state_zip_country() {
+        assert_eq!(n("city", "New York 2", None), "newyork");
+        assert_eq!(n("city", "São Paulo", None), "sãopaulo");
+        assert_eq!(n("state", "California", Some("US")), "ca");
+        assert_eq!(n("state", "CA", Some("us")), "ca");
+        assert_eq!(n("state", "new york", None), "ny");
+        assert_eq!(n("state", "Québec", Some("CA")), "qc");
+        assert_eq!(n("state", "Île-de-France", Some("FR")), "îledefrance");
+        assert_eq!(bad("state", "Atlantis", Some("US")).field, "state");
+        assert_eq!(n("zip", "94103-1234", Some("US")), "94103");
+        assert_eq!(n("zip", "M1 1AE", Some("GB")), "m11ae");
+        assert_eq!(n("zip", "75 001", Some("FR")), "75001");
+        assert_eq!(bad("zip", "9410", Some("US")).field, "zip");
+        assert_eq!(n("country", "United States", None), "us");
+        assert_eq!(n("country", "FRA", None), "fr");
+        assert_eq!(n("country", " DE ", None), "de");
+        assert_eq!(n("country", "United Kingdom", None), "gb");
+        assert_eq!(bad("country", "Narnia", None).field, "country");
+        assert_eq!(bad("zip", "12345", Some("Narnia")).field, "country");
+    }
+
+    #[test]
+    fn gender_and_date_of_birth() {
+        assert_eq!(n("gender", "Female", None), "f");
+        assert_eq!(n("ge", "M", None), "m");
+        assert_eq!(bad("gender", "x", None).field, "gender");
+        assert_eq!(n("date_of_birth", "2/16/1997", None), "19970216");
+        assert_eq!(n("date_of_birth", "1997-02-16", None), "19970216");
+        assert_eq!(n("date_of_birth", "1997-02-16T10:00:00", None), "19970216");
+        assert_eq!(n("date_of_birth", "16.02.1997", None), "19970216");
+        assert_eq!(n("date_of_birth", "16/02/1997", None), "19970216");
+        assert_eq!(n("db", "19970216", None), "19970216");
+        assert_eq!(n("db", "2000-02-29", None), "20000229");
+        assert!(bad("db", "1899-12-31", None).message.contains("1900"));
+        assert!(bad("db", "2001-02-29", None).message.contains("calendar"));
+        assert!(bad("db", "3000-01-01", None).message.contains("year"));
+        assert_eq!(
+            bad("date_of_birth", "yesterday", None).field,
+            "date_of_birth"
+        );
+    }
+
+    #[test]
+    fn external_id_and_prehashed() {
+        assert_eq!(n("external_id", " user_123 ", None), "user_123");
+        assert_eq!(
+            hash_value(&n("external_id", "user_123", None)),
+            "80fba0ae1c48e3978e43e4efc365e14e12ea0c830ba8ba5b9a2dafc7e3f2ab8b"
+        );
+        let digest = "62A14E44F765419D10FEA99367361A727C12365E2520F32218D505ED9AA0F62F";
+        assert_eq!(n("email", digest, None), digest.to_lowercase());
+        assert_eq!(n("phone", digest, None), digest.to_lowercase());
+        assert_eq!(hash_value(digest), digest.to_lowercase());
+        assert_eq!(
+            hash_value("john_smith@gmail.com"),
+            "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"
+        );
+    }
+
+    #[test]
+    fn unknown_field_and_empty() {
+        assert_eq!(bad("shoe_size", "42", None).field, "shoe_size");
+        assert!(bad("email", "   ", None).message.contains("empty"));
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_779), (2026, 11, 22));
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn never_panics_and_idempotent(field in proptest::sample::select(Field::ALL.to_vec()),
+                                           value in "\\PC{0,40}",
+                                           country in proptest::option::of("(US|FR|GB|DE|CA|xx)")) {
+                if let Ok(once) = normalize(field.name(), &value, country.as_deref()) {
+                    let twice = normalize(field.name(), &once, country.as_deref());
+                    prop_assert_eq!(Ok(once.clone()), twice);
+                }
+            }
+
+            #[test]
+            fn phones_idempotent(digits in "[0-9]{6,14}", country in "(US|FR|GB|DE|IN|BR)") {
+                if let Ok(once) = normalize("phone", &digits, Some(&country)) {
+                    prop_assert!(once.starts_with('+'));
+                    prop_assert_eq!(normalize("phone", &once, Some(&country)), Ok(once.clone()));
+                }
+            }
+        }
+    }
 }

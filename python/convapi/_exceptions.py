@@ -1,0 +1,76 @@
+"""Exception classes raised by convapi; the native module raises these same classes."""
+
+from __future__ import annotations
+
+
+class ConvapiError(Exception):
+    """Base class of every error convapi raises."""
+
+
+class ValidationError(ConvapiError, ValueError):
+    """Bad input. ``field`` names the field at fault (e.g. ``events[0].user.phone``)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class SendError(ConvapiError):
+    """A send that did not succeed. ``retryable`` says whether trying later may work."""
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        platform: str,
+        retryable: bool,
+        message: str | None = None,
+        attempts: int = 0,
+        events_sent: int = 0,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(text)
+        #: The platform's own message (or the transport failure), without our prefix.
+        self.message = text if message is None else message
+        self.platform = platform
+        self.retryable = retryable
+        self.attempts = attempts
+        self.events_sent = events_sent
+        self.retry_after = retry_after
+
+
+class ApiError(SendError):
+    """The platform answered with an error: Meta ``error.code``/``error_subcode`` or TikTok ``code``."""
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        platform: str,
+        code: int,
+        message: str | None = None,
+        subcode: int | None = None,
+        trace_id: str | None = None,
+        http_status: int = 0,
+        retryable: bool = False,
+        attempts: int = 0,
+        events_sent: int = 0,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            text,
+            platform=platform,
+            retryable=retryable,
+            message=message,
+            attempts=attempts,
+            events_sent=events_sent,
+            retry_after=retry_after,
+        )
+        self.code = code
+        self.subcode = subcode
+        self.trace_id = trace_id
+        self.http_status = http_status
+
+
+class TransportError(SendError):
+    """No usable answer: connection refused or dropped, timeout, or a body that is not the API's."""

@@ -1,0 +1,582 @@
+//! The PyO3 bindings: the only module that knows about Python. Everything here converts between
+//! Python objects and the plain-Rust core, maps errors to `convapi`'s exception classes once, and
+//! releases the GIL around network calls.
+
+use crate::error::{SendError, ValidationError};
+use crate::event::BuildOptions;
+use crate::sender::{self, AccessToken, Outcome, RequestLog, SenderConfig};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{Map, Number, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+static EXCEPTIONS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+fn exceptions(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    EXCEPTIONS
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("convapi._exceptions")?.unbind())
+        })
+        .map(|m| m.bind(py))
+}
+
+fn validation_error(py: Python<'_>, err: &ValidationError) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let class = exceptions(py)?.getattr("ValidationError")?;
+        let instance = class.call1((err.to_string(), err.field.clone()))?;
+        Ok(PyErr::from_value(instance))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+fn send_error(py: Python<'_>, err: &SendError) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let module = exceptions(py)?;
+        let secs = |d: &Option<Duration>| d.map(|d| d.as_secs_f64());
+        let instance = match err {
+            SendError::Validation(v) => return Ok(validation_error(py, v)),
+            SendError::Api {
+                platform,
+                code,
+                subcode,
+                message,
+                trace_id,
+                http_status,
+                retryable,
+                attempts,
+                events_sent,
+                retry_after,
+            } => {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("platform", platform)?;
+                kwargs.set_item("code", code)?;
+                kwargs.set_item("subcode", subcode)?;
+                kwargs.set_item("message", message)?;
+                kwargs.set_item("trace_id", trace_id)?;
+                kwargs.set_item("http_status", http_status)?;
+                kwargs.set_item("retryable", retryable)?;
+                kwargs.set_item("attempts", attempts)?;
+                kwargs.set_item("events_sent", events_sent)?;
+                kwargs.set_item("retry_after", secs(retry_after))?;
+                module
+                    .getattr("ApiError")?
+                    .call((err.to_string(),), Some(&kwargs))?
+            }
+            SendError::Transport {
+                platform,
+                message,
+                retryable,
+                attempts,
+                events_sent,
+                retry_after,
+            } => {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("platform", platform)?;
+                kwargs.set_item("message", message)?;
+                kwargs.set_item("retryable", retryable)?;
+                kwargs.set_item("attempts", attempts)?;
+                kwargs.set_item("events_sent", events_sent)?;
+                kwargs.set_item("retry_after", secs(retry_after))?;
+                module
+                    .getattr("TransportError")?
+                    .call((err.to_string(),), Some(&kwargs))?
+            }
+        };
+        Ok(PyErr::from_value(instance))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+/// Python object → JSON value. Dates and datetimes become ISO strings (an `event_time` datetime
+/// becomes Unix seconds), `Decimal` becomes a number.
+fn to_value(obj: &Bound<'_, PyAny>, key: Option<&str>) -> PyResult<Value> {
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Value::String(s.to_str()?.to_owned()));
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(Value::Bool(obj.extract::<bool>()?));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(i) = obj.extract::<i64>() {
+            return Ok(Value::Number(i.into()));
+        }
+        if let Ok(u) = obj.extract::<u64>() {
+            return Ok(Value::Number(u.into()));
+        }
+        return Ok(Value::String(obj.str()?.to_str()?.to_owned()));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        let v = f.value();
+        return Ok(Number::from_f64(v)
+            .map(Value::Number)
+            .unwrap_or_else(|| Value::String(v.to_string())));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut map = Map::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let k = k
+                .cast::<PyString>()
+                .map_err(|_| PyTypeError::new_err("event dictionaries must have string keys"))?
+                .to_str()?
+                .to_owned();
+            let value = to_value(&v, Some(&k))?;
+            map.insert(k, value);
+        }
+        return Ok(Value::Object(map));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        let mut items = Vec::new();
+        for item in obj.try_iter()? {
+            items.push(to_value(&item?, None)?);
+        }
+        return Ok(Value::Array(items));
+    }
+    if key == Some("event_time") && obj.hasattr("timestamp")? {
+        let ts: f64 = obj.call_method0("timestamp")?.extract()?;
+        return Ok(Value::Number((ts as i64).into()));
+    }
+    if obj.hasattr("isoformat")? {
+        return Ok(Value::String(
+            obj.call_method0("isoformat")?.extract::<String>()?,
+        ));
+    }
+    // Decimal and other number-likes: their text, parsed by the event model as a number.
+    let type_name = obj.get_type().name()?.to_string();
+    if type_name == "Decimal" || type_name == "Fraction" {
+        let f: f64 = obj
+            .extract()
+            .or_else(|_| obj.call_method0("__float__")?.extract())?;
+        return Ok(Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null));
+    }
+    Err(PyTypeError::new_err(format!(
+        "{}: cannot send a value of type {type_name}",
+        key.unwrap_or("value")
+    )))
+}
+
+/// JSON value → Python object.
+fn to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
+    Ok(match value {
+        Value::Null => py.None(),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any().unbind()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any().unbind()
+            } else {
+                n.as_f64()
+                    .unwrap_or(f64::NAN)
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any().unbind(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py(py, item)?)?;
+            }
+            list.into_any().unbind()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (k, v) in map {
+                dict.set_item(k, to_py(py, v)?)?;
+            }
+            dict.into_any().unbind()
+        }
+    })
+}
+
+/// A list (or tuple) of event dicts, or one event dict.
+fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
+    if events.is_instance_of::<PyDict>() {
+        return Ok(vec![to_value(events, None)?]);
+    }
+    if events.is_instance_of::<PyList>() || events.is_instance_of::<PyTuple>() {
+        let mut out = Vec::with_capacity(events.len()?);
+        for item in events.try_iter()? {
+            out.push(to_value(&item?, None)?);
+        }
+        return Ok(out);
+    }
+    Err(PyTypeError::new_err(
+        "events must be a list of event dicts (or one event dict)",
+    ))
+}
+
+fn options(strict: bool) -> BuildOptions {
+    BuildOptions { strict, now: None }
+}
+
+/// Normalise one match key as the platforms specify; the phone comes back in E.164 with `+`.
+#[pyfunction]
+#[pyo3(signature = (field, value, country=None))]
+fn normalize(
+    py: Python<'_>,
+    field: &str,
+    value: &Bound<'_, PyAny>,
+    country: Option<&str>,
+) -> PyResult<String> {
+    let text = match to_value(value, Some(field))? {
+        Value::String(s) => s,
+        Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(validation_error(
+                py,
+                &ValidationError::new(field, "must be a string"),
+            ))
+        }
+    };
+    crate::normalize::normalize(field, &text, country).map_err(|e| validation_error(py, &e))
+}
+
+/// SHA-256 hex of the UTF-8 value; a value that already is a digest passes through lowercased.
+#[pyfunction]
+fn hash_value(value: &str) -> String {
+    crate::normalize::hash_value(value)
+}
+
+/// TikTok's current name for a Meta-style event name.
+#[pyfunction]
+fn tiktok_event_name(name: &str) -> String {
+    crate::tiktok::tiktok_event_name(name).to_string()
+}
+
+/// The body of Meta's `POST /{version}/{pixel_id}/events` (without the access token).
+#[pyfunction]
+#[pyo3(signature = (events, *, test_event_code=None, strict=false))]
+fn build_meta_payload(
+    py: Python<'_>,
+    events: &Bound<'_, PyAny>,
+    test_event_code: Option<&str>,
+    strict: bool,
+) -> PyResult<Py<PyAny>> {
+    let events = events_arg(events)?;
+    let body = crate::meta::build_meta_payload(&events, test_event_code, &options(strict))
+        .map_err(|e| validation_error(py, &e))?;
+    to_py(py, &body)
+}
+
+/// The body of TikTok's `POST /open_api/v1.3/event/track/`.
+#[pyfunction]
+#[pyo3(signature = (events, *, pixel_code, test_event_code=None, strict=false))]
+fn build_tiktok_payload(
+    py: Python<'_>,
+    events: &Bound<'_, PyAny>,
+    pixel_code: &str,
+    test_event_code: Option<&str>,
+    strict: bool,
+) -> PyResult<Py<PyAny>> {
+    let events = events_arg(events)?;
+    let body =
+        crate::tiktok::build_tiktok_payload(&events, pixel_code, test_event_code, &options(strict))
+            .map_err(|e| validation_error(py, &e))?;
+    to_py(py, &body)
+}
+
+/// One line per HTTP attempt through Python's `logging` (logger `convapi`): no token, no PII.
+fn log_request(entry: &RequestLog) {
+    Python::attach(|py| {
+        let log = || -> PyResult<()> {
+            let logger = py
+                .import("logging")?
+                .call_method1("getLogger", ("convapi",))?;
+            let level = match entry.outcome {
+                Outcome::Ok => 20,
+                Outcome::Retry | Outcome::Error => 30,
+            };
+            logger.call_method1(
+                "log",
+                (
+                    level,
+                    "%s pixel=%s events=%d status=%s attempt=%d duration_ms=%.1f trace_id=%s outcome=%s code=%s",
+                    entry.platform.as_str(),
+                    entry.pixel.as_str(),
+                    entry.events,
+                    entry.status.map(|s| s.to_string()).unwrap_or_else(|| entry.error_kind.unwrap_or("none").to_string()),
+                    entry.attempt,
+                    entry.duration.as_secs_f64() * 1000.0,
+                    entry.trace_id.as_deref().unwrap_or("-"),
+                    entry.outcome.as_str(),
+                    match (entry.code, entry.subcode) {
+                        (Some(c), Some(s)) => format!("{c}/{s}"),
+                        (Some(c), None) => c.to_string(),
+                        _ => "-".to_string(),
+                    },
+                ),
+            )?;
+            Ok(())
+        };
+        // Logging must never break a send.
+        if let Err(e) = log() {
+            e.print(py);
+        }
+    });
+}
+
+fn seconds(name: &str, value: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero() || name.starts_with("backoff"))
+        .ok_or_else(|| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "{name} must be a positive number of seconds"
+            ))
+        })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn config(
+    py: Python<'_>,
+    base_url: Option<String>,
+    timeout: f64,
+    connect_timeout: f64,
+    max_retries: u32,
+    backoff_base: f64,
+    backoff_max: f64,
+    max_retry_after: f64,
+) -> PyResult<SenderConfig> {
+    let _ = py;
+    Ok(SenderConfig {
+        base_url,
+        timeout: seconds("timeout", timeout)?,
+        connect_timeout: seconds("connect_timeout", connect_timeout)?,
+        max_retries,
+        backoff_base: seconds("backoff_base", backoff_base)?,
+        backoff_max: seconds("backoff_max", backoff_max)?,
+        max_retry_after: seconds("max_retry_after", max_retry_after)?,
+        on_request: Some(Arc::new(log_request)),
+        ..SenderConfig::default()
+    })
+}
+
+/// The outcome of a successful send.
+#[pyclass(module = "convapi", frozen, get_all)]
+struct SendResult {
+    platform: &'static str,
+    events_received: u64,
+    code: Option<i64>,
+    messages: Vec<String>,
+    trace_id: Option<String>,
+    trace_ids: Vec<String>,
+    http_status: u16,
+    attempts: u32,
+    requests: u32,
+    duration_ms: f64,
+    response: Py<PyAny>,
+}
+
+#[pymethods]
+impl SendResult {
+    fn __repr__(&self) -> String {
+        format!(
+            "SendResult(platform={:?}, events_received={}, code={:?}, trace_id={:?}, http_status={}, attempts={}, requests={}, duration_ms={:.1})",
+            self.platform,
+            self.events_received,
+            self.code,
+            self.trace_id,
+            self.http_status,
+            self.attempts,
+            self.requests,
+            self.duration_ms
+        )
+    }
+}
+
+fn send_result(py: Python<'_>, r: sender::SendResult) -> PyResult<SendResult> {
+    Ok(SendResult {
+        platform: r.platform.as_str(),
+        events_received: r.events_received,
+        code: r.code,
+        messages: r.messages,
+        trace_id: r.trace_id,
+        trace_ids: r.trace_ids,
+        http_status: r.http_status,
+        attempts: r.attempts,
+        requests: r.requests,
+        duration_ms: r.duration.as_secs_f64() * 1000.0,
+        response: to_py(py, &r.response)?,
+    })
+}
+
+/// Sends events to Meta's Conversions API; the token travels in the body, never in the URL.
+#[pyclass(module = "convapi", frozen)]
+struct MetaSender {
+    inner: sender::MetaSender,
+}
+
+#[pymethods]
+impl MetaSender {
+    #[new]
+    #[pyo3(signature = (pixel_id, access_token, *, api_version=None, base_url=None, timeout=10.0, max_retries=3, connect_timeout=3.0, backoff_base=0.5, backoff_max=30.0, max_retry_after=60.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        pixel_id: &str,
+        access_token: &str,
+        api_version: Option<&str>,
+        base_url: Option<String>,
+        timeout: f64,
+        max_retries: u32,
+        connect_timeout: f64,
+        backoff_base: f64,
+        backoff_max: f64,
+        max_retry_after: f64,
+    ) -> PyResult<Self> {
+        let cfg = config(
+            py,
+            base_url,
+            timeout,
+            connect_timeout,
+            max_retries,
+            backoff_base,
+            backoff_max,
+            max_retry_after,
+        )?;
+        sender::MetaSender::new(pixel_id, AccessToken::new(access_token), api_version, cfg)
+            .map(|inner| MetaSender { inner })
+            .map_err(|e| validation_error(py, &e))
+    }
+
+    /// Sends the events (split into 1,000-event requests), retrying transient failures.
+    #[pyo3(signature = (events, *, test_event_code=None, strict=false))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        events: &Bound<'_, PyAny>,
+        test_event_code: Option<&str>,
+        strict: bool,
+    ) -> PyResult<SendResult> {
+        let events = events_arg(events)?;
+        let opts = options(strict);
+        let result = py.detach(|| self.inner.send_with(&events, test_event_code, &opts));
+        match result {
+            Ok(r) => send_result(py, r),
+            Err(e) => Err(send_error(py, &e)),
+        }
+    }
+
+    #[getter]
+    fn pixel_id(&self) -> &str {
+        self.inner.pixel_id()
+    }
+
+    #[getter]
+    fn api_version(&self) -> &str {
+        self.inner.api_version()
+    }
+
+    #[getter]
+    fn url(&self) -> &str {
+        self.inner.url()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "MetaSender(pixel_id={:?}, url={:?}, access_token='***')",
+            self.inner.pixel_id(),
+            self.inner.url()
+        )
+    }
+}
+
+/// Sends events to TikTok's Events API 2.0 (`Access-Token` header).
+#[pyclass(module = "convapi", frozen)]
+struct TikTokSender {
+    inner: sender::TikTokSender,
+}
+
+#[pymethods]
+impl TikTokSender {
+    #[new]
+    #[pyo3(signature = (pixel_code, access_token, *, base_url=None, timeout=10.0, max_retries=3, connect_timeout=3.0, backoff_base=0.5, backoff_max=30.0, max_retry_after=60.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        pixel_code: &str,
+        access_token: &str,
+        base_url: Option<String>,
+        timeout: f64,
+        max_retries: u32,
+        connect_timeout: f64,
+        backoff_base: f64,
+        backoff_max: f64,
+        max_retry_after: f64,
+    ) -> PyResult<Self> {
+        let cfg = config(
+            py,
+            base_url,
+            timeout,
+            connect_timeout,
+            max_retries,
+            backoff_base,
+            backoff_max,
+            max_retry_after,
+        )?;
+        sender::TikTokSender::new(pixel_code, AccessToken::new(access_token), cfg)
+            .map(|inner| TikTokSender { inner })
+            .map_err(|e| validation_error(py, &e))
+    }
+
+    /// Sends the events (split into 1,000-event requests), retrying transient failures.
+    #[pyo3(signature = (events, *, test_event_code=None, strict=false))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        events: &Bound<'_, PyAny>,
+        test_event_code: Option<&str>,
+        strict: bool,
+    ) -> PyResult<SendResult> {
+        let events = events_arg(events)?;
+        let opts = options(strict);
+        let result = py.detach(|| self.inner.send_with(&events, test_event_code, &opts));
+        match result {
+            Ok(r) => send_result(py, r),
+            Err(e) => Err(send_error(py, &e)),
+        }
+    }
+
+    #[getter]
+    fn pixel_code(&self) -> &str {
+        self.inner.pixel_code()
+    }
+
+    #[getter]
+    fn url(&self) -> &str {
+        self.inner.url()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TikTokSender(pixel_code={:?}, url={:?}, access_token='***')",
+            self.inner.pixel_code(),
+            self.inner.url()
+        )
+    }
+}
+
+#[pymodule]
+fn _convapi(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(normalize, m)?)?;
+    m.add_function(wrap_pyfunction!(hash_value, m)?)?;
+    m.add_function(wrap_pyfunction!(tiktok_event_name, m)?)?;
+    m.add_function(wrap_pyfunction!(build_meta_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(build_tiktok_payload, m)?)?;
+    m.add_class::<MetaSender>()?;
+    m.add_class::<TikTokSender>()?;
+    m.add_class::<SendResult>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_META_API_VERSION", sender::DEFAULT_META_API_VERSION)?;
+    Ok(())
+}
