@@ -122,3 +122,163 @@ pub fn meta_event(event: &Event) -> Result<Value, ValidationError> {
 pub fn meta_key(field: &str) -> Option<&'static str> {
     Field::parse(field).map(Field::meta_key)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::hash_value;
+
+    const NOW: i64 = 1_790_000_000;
+
+    fn opts() -> BuildOptions {
+        BuildOptions {
+            strict: false,
+            now: Some(NOW),
+        }
+    }
+
+    fn purchase() -> Value {
+        json!({
+            "event_name": "Purchase",
+            "event_id": "order-42",
+            "event_time": NOW - 60,
+            "event_source_url": "https://shop.example.com/shop/confirmation",
+            "user": {
+                "email": " John_Smith@Gmail.com ",
+                "phone": "(650)555-1212",
+                "first_name": "John",
+                "country": "US",
+                "zip": "94103-1234",
+                "client_user_agent": "Mozilla/5.0",
+                "client_ip_address": "2001:db8::1",
+                "fbc": "fb.1.1700000000000.AbC",
+                "external_id": 42,
+            },
+            "custom": {"value": "19.90", "currency": "usd", "contents": [{"id": "SKU", "quantity": 1, "item_price": 19.9}], "content_ids": [], "order_id": ""},
+        })
+    }
+
+    #[test]
+    fn purchase_is_hashed_per_spec() {
+        let body = build_meta_payload(&[purchase()], Some("TEST1"), &opts())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body["test_event_code"], "TEST1");
+        let ev = &body["data"][0];
+        assert_eq!(ev["event_time"], NOW - 60);
+        assert_eq!(ev["action_source"], "website");
+        let ud = &ev["user_data"];
+        assert_eq!(ud["em"][0], hash_value("john_smith@gmail.com"));
+        assert_eq!(ud["ph"][0], hash_value("16505551212"));
+        assert_eq!(ud["fn"][0], hash_value("john"));
+        assert_eq!(ud["zp"][0], hash_value("94103"));
+        assert_eq!(ud["country"][0], hash_value("us"));
+        assert_eq!(ud["external_id"][0], hash_value("42"));
+        assert_eq!(
+            ud["fbc"], "fb.1.1700000000000.AbC",
+            "click ids are never changed or hashed"
+        );
+        assert_eq!(ud["client_ip_address"], "2001:db8::1");
+        let cd = &ev["custom_data"];
+        assert_eq!(cd["currency"], "USD");
+        assert_eq!(cd["value"], 19.9);
+        assert!(
+            cd.get("content_ids").is_none() && cd.get("order_id").is_none(),
+            "empty values are stripped"
+        );
+        assert!(ev.get("data_processing_options").is_none());
+    }
+
+    #[test]
+    fn limited_data_use_and_prehashed_keys() {
+        let mut ev = purchase();
+        ev["limited_data_use"] = json!(true);
+        let digest = hash_value("someone@example.com");
+        ev["user"] = json!({"em": digest.to_uppercase(), "client_user_agent": "UA"});
+        let body = build_meta_payload(&[ev], None, &opts()).unwrap_or_else(|e| panic!("{e}"));
+        let ev = &body["data"][0];
+        assert_eq!(ev["data_processing_options"], json!(["LDU"]));
+        assert_eq!(ev["data_processing_options_country"], 0);
+        assert_eq!(ev["user_data"]["em"][0], digest, "never hashed twice");
+    }
+
+    #[test]
+    fn bad_match_key_dropped_unless_strict() {
+        let mut ev = purchase();
+        ev["user"]["phone"] = json!("12");
+        let body = build_meta_payload(std::slice::from_ref(&ev), None, &opts())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(body["data"][0]["user_data"].get("ph").is_none());
+        assert!(body["data"][0]["user_data"].get("em").is_some());
+        let strict = BuildOptions {
+            strict: true,
+            now: Some(NOW),
+        };
+        let err = build_meta_payload(&[ev], None, &strict)
+            .err()
+            .unwrap_or_else(|| panic!("strict must fail"));
+        assert_eq!(err.field, "events[0].user.phone");
+    }
+
+    #[test]
+    fn batch_level_errors_name_the_field() {
+        let cases: Vec<(Value, &str)> = vec![
+            (json!({"event_time": NOW}), "events[0].event_name"),
+            (
+                json!({"event_name": "Lead", "event_time": NOW - 8 * 86_400, "action_source": "system_generated"}),
+                "events[0].event_time",
+            ),
+            (
+                json!({"event_name": "Purchase", "action_source": "system_generated", "custom": {"value": "1,5", "currency": "EUR"}}),
+                "events[0].custom.value",
+            ),
+            (
+                json!({"event_name": "Purchase", "action_source": "system_generated", "custom": {"value": 1, "currency": "EURO"}}),
+                "events[0].custom.currency",
+            ),
+            (
+                json!({"event_name": "Purchase", "action_source": "system_generated", "custom": {"value": 1}}),
+                "events[0].custom.currency",
+            ),
+            (
+                json!({"event_name": "Lead", "event_source_url": "https://x.example"}),
+                "events[0].user.client_user_agent",
+            ),
+            (
+                json!({"event_name": "Lead", "user": {"client_user_agent": "UA"}}),
+                "events[0].event_source_url",
+            ),
+            (
+                json!({"event_name": "Lead", "action_source": "web"}),
+                "events[0].action_source",
+            ),
+        ];
+        for (event, field) in cases {
+            let err = build_meta_payload(std::slice::from_ref(&event), None, &opts())
+                .err()
+                .unwrap_or_else(|| panic!("{event} must fail"));
+            assert_eq!(err.field, field, "{event}: {err}");
+        }
+        let many = vec![json!({"event_name": "Lead", "action_source": "system_generated"}); 1001];
+        assert_eq!(
+            build_meta_payload(&many, None, &opts())
+                .err()
+                .map(|e| e.field),
+            Some("events".into())
+        );
+        assert_eq!(
+            build_meta_payload(&[], None, &opts())
+                .err()
+                .map(|e| e.field),
+            Some("events".into())
+        );
+    }
+
+    #[test]
+    fn future_time_is_clamped_and_names_canonicalised() {
+        let ev = json!({"event_name": "add_to_cart", "event_time": NOW + 3600, "action_source": "system_generated"});
+        let body = build_meta_payload(&[ev], None, &opts()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body["data"][0]["event_time"], NOW);
+        assert_eq!(body["data"][0]["event_name"], "AddToCart");
+        assert_eq!(body["data"][0]["user_data"], json!({}));
+    }
+}

@@ -314,7 +314,7 @@ fn normalize_date_of_birth(value: &str) -> Result<String, ValidationError> {
             .flatten()
     };
     let (y, m, d) = match parts.as_slice() {
-        [single] if single.len() == 8 => {
+        [single] if single.len() == 8 && single.bytes().all(|b| b.is_ascii_digit()) => {
             let y = num(&single[0..4]);
             let m = num(&single[4..6]);
             let d = num(&single[6..8]);

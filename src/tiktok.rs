@@ -125,3 +125,107 @@ pub fn tiktok_event(event: &Event) -> Result<Value, ValidationError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::hash_value;
+
+    const NOW: i64 = 1_790_000_000;
+
+    fn opts() -> BuildOptions {
+        BuildOptions {
+            strict: false,
+            now: Some(NOW),
+        }
+    }
+
+    #[test]
+    fn event_names_map_to_current_tiktok_names() {
+        assert_eq!(tiktok_event_name("PageView"), "Pageview");
+        assert_eq!(tiktok_event_name("CompletePayment"), "Purchase");
+        assert_eq!(tiktok_event_name("SubmitForm"), "Lead");
+        assert_eq!(tiktok_event_name("Purchase"), "Purchase");
+        assert_eq!(tiktok_event_name("add_to_cart"), "AddToCart");
+        assert_eq!(tiktok_event_name("MyCustomThing"), "MyCustomThing");
+    }
+
+    #[test]
+    fn spec_vectors_and_shape() {
+        let ev = json!({
+            "event_name": "Purchase",
+            "event_id": 1234,
+            "event_time": NOW - 5,
+            "event_source_url": "https://shop.example.com/shop/confirmation?x=1",
+            "referrer_url": "https://shop.example.com/shop/payment",
+            "limited_data_use": true,
+            "user": {
+                "email": " ALICE_abc@gmail.com ",
+                "phone": "(+1)2133734253",
+                "external_id": "user_123",
+                "client_ip_address": "203.0.113.7",
+                "client_user_agent": "UA",
+                "ttclid": "E.C.P.abc",
+                "ttp": "ttp-cookie",
+                "locale": "en-US",
+                "first_name": "Alice",
+            },
+            "custom": {"value": 25, "currency": "EUR", "contents": [{"id": "P1", "quantity": 1, "item_price": "25.00", "title": "Mug", "category": "Kitchen", "brand": "Acme"}], "search_string": "mug"},
+        });
+        let body = build_tiktok_payload(&[ev], "CPIXEL", Some("TEST9"), &opts())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body["event_source"], "web");
+        assert_eq!(body["event_source_id"], "CPIXEL");
+        assert_eq!(body["test_event_code"], "TEST9");
+        let d = &body["data"][0];
+        assert_eq!(d["event"], "Purchase");
+        assert_eq!(d["event_id"], "1234", "event_id is always a JSON string");
+        assert_eq!(
+            d["user"]["email"][0],
+            "848a771458438fc2ec420560d769fb9b9b86851ee338ec56517baabd79d3bb4f"
+        );
+        assert_eq!(
+            d["user"]["phone"][0],
+            "9f7ec22d72092cd3c0b58726ed9c2d91b92e51a3f29837508fb2948bb22dd2fd"
+        );
+        assert_eq!(
+            d["user"]["external_id"][0],
+            "80fba0ae1c48e3978e43e4efc365e14e12ea0c830ba8ba5b9a2dafc7e3f2ab8b"
+        );
+        assert_eq!(d["user"]["ip"], "203.0.113.7");
+        assert_eq!(d["user"]["ttclid"], "E.C.P.abc");
+        assert!(d["user"].get("first_name").is_none());
+        assert_eq!(
+            d["properties"]["contents"][0],
+            json!({"content_id": "P1", "content_name": "Mug", "content_category": "Kitchen", "price": 25.0, "quantity": 1, "brand": "Acme"})
+        );
+        assert_eq!(d["properties"]["content_type"], "product");
+        assert_eq!(d["properties"]["search_string"], "mug");
+        assert_eq!(
+            d["page"]["referrer"],
+            "https://shop.example.com/shop/payment"
+        );
+        assert_eq!(d["limited_data_use"], true);
+        assert_eq!(hash_value("+12133734253"), d["user"]["phone"][0]);
+    }
+
+    #[test]
+    fn url_and_pixel_required() {
+        let ev = json!({"event_name": "Lead", "action_source": "system_generated"});
+        let err = build_tiktok_payload(std::slice::from_ref(&ev), "C1", None, &opts()).err();
+        assert_eq!(
+            err.map(|e| e.field),
+            Some("events[0].event_source_url".into())
+        );
+        let err = build_tiktok_payload(&[ev], " ", None, &opts()).err();
+        assert_eq!(err.map(|e| e.field), Some("pixel_code".into()));
+    }
+
+    #[test]
+    fn no_content_type_without_contents() {
+        let ev = json!({"event_name": "ViewContent", "event_source_url": "https://x.example/p", "custom": {"content_type": "product", "value": 3}});
+        let body =
+            build_tiktok_payload(&[ev], "C1", None, &opts()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(body["data"][0]["properties"].get("content_type").is_none());
+    }
+}
