@@ -258,6 +258,7 @@ def test_send_dry_run_prints_payload_without_token() -> None:
     proc = run(
         "send", "--platform", "meta", "--pixel", META_PIXEL, "--dry-run",
         "--event-name", "Lead", "--email", "Alice@Example.com", "--url", "https://shop.example/",
+        "--user-agent", "Mozilla/5.0 test",
         env={"CONVAPI_META_TOKEN": META_TOKEN},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -265,6 +266,16 @@ def test_send_dry_run_prints_payload_without_token() -> None:
     assert "access_token" not in payload
     assert sha("alice@example.com") in json.dumps(payload)
     assert_no_token(proc, META_TOKEN)
+
+
+def test_send_invalid_event_exits_2_naming_the_field() -> None:
+    proc = run(
+        "send", "--platform", "meta", "--pixel", META_PIXEL, "--dry-run",
+        "--event-name", "Lead", "--email", "Alice@Example.com", "--url", "https://shop.example/",
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "client_user_agent" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,7 +404,7 @@ def test_fake_server_serves_and_logs_masked() -> None:
         while time.monotonic() < deadline:
             line = proc.stderr.readline()
             lines.append(line)
-            if "/open_api/v1.3/event/track/" in line:
+            if "/open_api/v1.3/event/track/ ->" in line:
                 break
         assert any("-> 200" in line for line in lines), lines
         assert all(TT_TOKEN not in line for line in lines)

@@ -154,6 +154,16 @@ def _describe_send_error(exc: BaseException) -> str:
     return f"{exc}{detail}"
 
 
+def _invalid_event(exc: BaseException) -> str:
+    field = getattr(exc, "field", "")
+    text = str(exc)
+    return (
+        f"invalid event: {text}"
+        if not field or field in text
+        else f"invalid event: {field}: {text}"
+    )
+
+
 def _load_events(path: str) -> list[dict[str, Any]]:
     try:
         if path == "-":
@@ -235,17 +245,20 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
     events = _load_events(args.event_file) if args.event_file else [_event_from_args(args)]
 
     if args.dry_run:
-        if args.platform == "meta":
-            payload = convapi.build_meta_payload(
-                events, test_event_code=args.test_event_code, strict=args.strict
-            )
-        else:
-            payload = convapi.build_tiktok_payload(
-                events,
-                pixel_code=args.pixel,
-                test_event_code=args.test_event_code,
-                strict=args.strict,
-            )
+        try:
+            if args.platform == "meta":
+                payload = convapi.build_meta_payload(
+                    events, test_event_code=args.test_event_code, strict=args.strict
+                )
+            else:
+                payload = convapi.build_tiktok_payload(
+                    events,
+                    pixel_code=args.pixel,
+                    test_event_code=args.test_event_code,
+                    strict=args.strict,
+                )
+        except convapi.ValidationError as exc:
+            raise CliError(_invalid_event(exc)) from None
         json.dump(payload, out, indent=2, ensure_ascii=False)
         out.write("\n")
         return EXIT_OK
@@ -267,8 +280,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
             sender = convapi.TikTokSender(args.pixel, token, **options)
         result = sender.send(events, test_event_code=args.test_event_code, strict=args.strict)
     except convapi.ValidationError as exc:
-        field = f" (field: {exc.field})" if getattr(exc, "field", "") else ""
-        raise CliError(_scrub(f"invalid event: {exc}{field}", [token])) from None
+        raise CliError(_scrub(_invalid_event(exc), [token])) from None
     except convapi.SendError as exc:
         raise CliError(
             _scrub(f"{args.platform} send failed: {_describe_send_error(exc)}", [token]),
