@@ -109,6 +109,10 @@ class StorefrontCase(HttpCase):
     def payload(event):
         return json.loads(event.payload)
 
+    def meta(self, events):
+        """The payload of the Meta copy among one event's rows."""
+        return self.payload(events.filtered(lambda e: e.service_id == self.meta_service))
+
     @staticmethod
     def pixel_event_ids(html):
         """Event ids the page's inline pixel script fires, per platform call."""
