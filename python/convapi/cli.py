@@ -7,6 +7,7 @@ Tokens come from environment variables and are never printed.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -489,6 +490,11 @@ def _demo_send(
     return result
 
 
+class _NullOut(io.StringIO):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     meta_token = "demo-meta-token-not-a-secret-0001"
     tiktok_token = "demo-tiktok-token-not-a-secret-01"
@@ -596,11 +602,6 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         problems.append("an access token appeared in a URL")
     sys.stderr.write(f"convapi demo: FAILED: {'; '.join(problems)}\n")
     return EXIT_FAILURE
-
-
-class _NullOut:
-    def write(self, text: str) -> int:
-        return len(text)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -295,7 +295,7 @@ class Headers(dict[str, str]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._lower
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         real = self._lower.get(key.lower())
         return default if real is None else super().__getitem__(real)
 
@@ -543,7 +543,9 @@ def _meta_parse_body(
                 if not isinstance(name, str):
                     continue
                 payload = part.get_payload(decode=True)
-                value = payload.decode("utf-8", errors="replace") if payload else ""
+                value = (
+                    payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
+                )
                 form[name] = value
         if "access_token" in form:
             sources.append("multipart_body")
@@ -609,7 +611,9 @@ def _meta_identifiers(user_data: Mapping[str, Any]) -> set[str]:
     return present
 
 
-def _validate_meta_event(raw_event: Any, idx: int, now: float, future_skew: float) -> dict:
+def _validate_meta_event(
+    raw_event: Any, idx: int, now: float, future_skew: float
+) -> dict[str, Any]:
     base = f"data[{idx}]"
     event = raw_event
     if isinstance(raw_event, str):  # list<JSON-encoded string>, as the SDK sends it
@@ -834,7 +838,7 @@ def _check_tiktok_hashed(path: str, value: Any) -> None:
             )
 
 
-def _validate_tiktok_event(event: Any, idx: int, event_source: str) -> dict:
+def _validate_tiktok_event(event: Any, idx: int, event_source: str) -> dict[str, Any]:
     base = f"data[{idx}]"
     if not isinstance(event, dict):
         raise _tiktok_invalid(base, "not a valid object.")
@@ -1617,7 +1621,7 @@ class FakeAdServer:
         accepted.extend(copy.deepcopy(events))
         return _tiktok_answer(0, "OK")
 
-    def _validate_tiktok(self, body: dict[str, Any], rec: RecordedRequest) -> list[dict]:
+    def _validate_tiktok(self, body: dict[str, Any], rec: RecordedRequest) -> list[dict[str, Any]]:
         source = body.get("event_source")
         if source is None:
             raise _tiktok_missing("event_source")
@@ -1662,16 +1666,17 @@ class FakeAdServer:
     def _log_request(self, rec: RecordedRequest) -> None:
         if self.log is None:
             return
+        token: str | None
         if rec.platform == "tiktok":
             token = rec.headers.get("Access-Token")
         else:
             token = None
-            for key, value in parse_qsl(rec.query):
+            for key, qvalue in parse_qsl(rec.query):
                 if key == "access_token":
-                    token = value
+                    token = qvalue
             if token is None and isinstance(rec.body, dict):
-                value = rec.body.get("access_token")
-                token = value if isinstance(value, str) else None
+                bvalue = rec.body.get("access_token")
+                token = bvalue if isinstance(bvalue, str) else None
             auth = rec.headers.get("Authorization")
             if token is None and isinstance(auth, str) and " " in auth:
                 token = auth.split(" ", 1)[1]
