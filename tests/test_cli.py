@@ -368,7 +368,8 @@ def test_fake_server_refuses_non_loopback_host() -> None:
     assert "loopback" in proc.stderr
 
 
-def test_fake_server_serves_and_logs_masked() -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_fake_server_serves_and_logs_masked(stop_signal: signal.Signals) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "convapi", "fake-server", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -409,10 +410,11 @@ def test_fake_server_serves_and_logs_masked() -> None:
         assert any("-> 200" in line for line in lines), lines
         assert all(TT_TOKEN not in line for line in lines)
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0
+    assert proc.stderr is not None and "stopping" in proc.stderr.read()

@@ -25,6 +25,7 @@ import json
 import math
 import re
 import secrets
+import signal
 import socket
 import string
 import sys
@@ -1687,6 +1688,8 @@ class FakeAdServer:
             detail += f" accepted={rec.events_accepted}"
         if rec.fault:
             detail += f" fault={rec.fault}"
+        if rec.platform == "meta" and rec.token_in_url:
+            detail += " [token in URL]"
         stamp = datetime.fromtimestamp(rec.received_at, timezone.utc).strftime("%H:%M:%S")
         self.log(
             f"{stamp} {rec.platform:<7} {rec.method} {rec.path}{_mask_query(rec.query)} -> "
@@ -1708,6 +1711,10 @@ def run_fake_server(
     """Serve the fake in the foreground until interrupted, logging one line per request."""
     fake = FakeAdServer(host, port, log=log, **options)
     fake.start()
+    previous: Any = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (e.g. from a process manager) stops as cleanly as Ctrl-C.
+        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         if log is not None:
             log(
@@ -1724,3 +1731,9 @@ def run_fake_server(
             log("stopping")
     finally:
         fake.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
