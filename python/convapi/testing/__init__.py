@@ -1,6 +1,60 @@
 """Testing helpers shipped with convapi: a faithful local fake of the Meta and TikTok APIs.
 
-Pure standard library; importing it does not need the native module's features.
+Pure standard library (``_fake_server`` imports nothing from convapi). Binds loopback only.
+
+    from convapi.testing import FakeAdServer
+    with FakeAdServer() as fake:                       # http://127.0.0.1:<ephemeral port>
+        sender = convapi.MetaSender("123", "token", base_url=fake.base_url)
+        sender.send(events)
+        assert fake.meta_events("123")[0]["user_data"]["em"]
+
+Meta, ``POST /v{N}.0/{pixel_id}/events`` (N within ``meta_api_versions``, default 22..26):
+
+* token: ``access_token`` in the JSON body, a form or multipart field, the query string, or
+  ``Authorization: Bearer``; ``RecordedRequest.token_sources`` says where (``token_in_url``).
+  None -> 400 code 104; not in ``meta_tokens`` (or two different tokens) -> 401 code 190.
+* pixel id must be numeric (and in ``meta_pixels`` if given), else 400 code 100 subcode 33;
+  an older version -> 400 code 2635; another method -> 405.
+* body: JSON object, urlencoded or multipart; ``data`` is a list or a JSON string of one; its
+  items may be objects or JSON strings. Missing/empty/not a list/over 1,000 -> 400 code 100.
+* each event (any invalid event rejects the whole batch, 400 code 100 "Invalid parameter",
+  ``error_user_msg`` names the field, ``error_data.blame_field_specs`` points at it):
+  known top-level keys only; ``event_name`` string; ``event_time`` int seconds, older than
+  7 days (62 for physical_store) -> subcode 2804003, more than ``future_skew`` (300 s) ahead
+  -> rejected; ``action_source`` in Meta's list; ``event_id`` string; ``opt_out`` bool;
+  URLs http(s); ``user_data`` object with known keys only; website events need
+  ``event_source_url`` and ``user_data.client_user_agent``; em ph fn ln db ge ct st zp country
+  external_id are 64-lowercase-hex strings or lists of them; ``fbc`` = fb.{0-2}.{13-digit
+  ms}.{clickid}[.{appendix}] else subcode 2804001; ``fbp`` likewise with a numeric random;
+  ``client_ip_address`` valid IPv4/IPv6; ``custom_data.value`` a number, ``currency`` 3
+  letters, both required for Purchase; ``contents[]`` need ``id`` and integer ``quantity``;
+  ``data_processing_options`` only ``[]``/``["LDU"]``, country 0/1, state 0/1000-1013;
+  matching baseline: identifiers that are a subset of ct+country+st+zp+ge+UA, db+UA, fn+ge or
+  ln+ge -> subcode 2804050.
+* success: 200 ``{"events_received": n, "messages": [], "fbtrace_id": "A…"}``.
+
+TikTok, ``POST /open_api/v1.3/event/track/`` (exact path, trailing slash):
+
+* ``Access-Token`` header (missing, or not in ``tiktok_tokens``) -> HTTP 200 code 40105; a
+  token in the query string is recorded but not accepted.
+* body must be JSON (else HTTP 400 code 40002) sent as ``application/json`` (else 40002).
+* ``event_source`` web|app|offline|crm, ``event_source_id`` string (in ``tiktok_pixels`` if
+  given, else 40001), ``data`` 1..1,000 events (else the whole request is refused, 40002).
+* each event: ``event`` string (case kept; unknown names are custom events), ``event_time``
+  int seconds (not ms), ``event_id`` a string ("Invalid value for event_id: not a valid
+  string."), ``page.url`` for web, ``user.email/phone/external_id`` 64-hex or lists,
+  ``user.ip`` valid, ``properties.value`` a number, ``currency`` 3 letters, a string
+  ``contents[].price`` -> 40000 "Invalid Price Field". Other errors: 40002 naming the field.
+* answers are HTTP 200 ``{"code", "message", "request_id": "<14-digit UTC time><20 hex>",
+  "data": {}}``; code 0 / "OK" on success.
+
+Both: unknown paths -> 404; ``inject(platform, fault, times=1, **params)`` queues faults
+FIFO per platform (``http_500``, ``http_503``, ``rate_limit``, ``meta_error``,
+``tiktok_code``, ``delay``, ``drop``); ``rate_limit_per_minute`` limits per platform and token
+(429 + Retry-After, Meta 80004 / TikTok 40100); everything is recorded in ``requests``
+(headers, raw query, raw and parsed body, status, response, fault); ``meta_events()`` and
+``tiktok_events()`` return accepted events only; ``reset()`` forgets records and faults.
+Log lines (``log=`` or ``run_fake_server``) mask tokens.
 """
 
 from ._fake_server import (
