@@ -70,8 +70,17 @@ MATCH_KEY_GROUPS = {
     'match_click_ids': ('fbc', 'fbp', 'ttclid', 'ttp'),
 }
 
-# What an ``anonymous`` consent policy keeps of the user data when consent is denied.
-ANONYMOUS_KEYS = ('client_user_agent',)
+# What an ``anonymous`` consent policy keeps of the user data when consent is denied: no
+# contact data, cookies, click IDs or customer ID; the user agent and the IP address with
+# its host part zeroed (see utils.anonymize_ip). Meta refuses a website event with less.
+ANONYMOUS_KEYS = ('client_ip_address', 'client_user_agent')
+
+# Error codes meaning "this request holds an event the platform refuses" (as opposed to
+# token, permission or throttling problems): the batch is split to isolate the event.
+EVENT_LEVEL_ERROR_CODES = {
+    'meta': (100,),
+    'tiktok': (40000, 40002),
+}
 
 # Keys of a request context that feed the user data.
 REQUEST_CONTEXT_USER_KEYS = (

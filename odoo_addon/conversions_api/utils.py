@@ -1,5 +1,6 @@
 """Pure helpers: turn Odoo facts into convapi user data, hashed before it is stored."""
 
+import ipaddress
 import re
 
 from . import const
@@ -11,6 +12,16 @@ _EMPTY = (None, False, '', [], ())
 def is_enabled(value):
     """Whether a system parameter string means "on" (res.config.settings stores 'True')."""
     return str(value or '').strip().lower() in ('1', 'true', 'yes', 'on')
+
+
+def anonymize_ip(value):
+    """The network part only: IPv4 /24, IPv6 /48 (as analytics tools anonymise IPs)."""
+    try:
+        address = ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f'{address}/{prefix}', strict=False).network_address)
 
 
 def is_hashed(value):
@@ -83,43 +94,64 @@ def country_hint(user_data, *fallbacks):
     return None
 
 
-def hash_user_data(convapi, user_data, country=None):
-    """Normalise and hash the personal keys of ``user_data`` (Meta-native keys).
+def prepare_user_data(convapi, user_data, country=None):
+    """Canonical keys; phone numbers put in E.164 with the country hint (still raw).
 
-    Returns Meta-native keys: personal ones as SHA-256 hex (convapi passes them through
-    unchanged when it builds the platform payload), the others as given. A value that
-    cannot be normalised is dropped, as the convapi builders do.
+    The country hint (the partner's or the shop's) only helps read national phone
+    numbers; it is not added as a match key.
     """
-    result = {}
-    for key, value in canonical_user_keys(user_data).items():
-        if key in const.RAW_KEYS:
-            result[key] = str(value)
-            continue
-        field = const.HASHED_KEYS[key]
-        hashed = []
-        for item in _as_list(value):
-            item = str(item).strip()
-            if not item:
-                continue
-            if is_hashed(item):
-                digest = item.lower()
-            else:
+    result = canonical_user_keys(user_data)
+    if 'ph' in result and country:
+        phones = []
+        for phone in _as_list(result['ph']):
+            phone = str(phone).strip()
+            if phone and not is_hashed(phone):
                 try:
-                    normalized = convapi.normalize(field, item, country=country)
+                    phone = convapi.normalize('phone', phone, country=country) or phone
                 except (convapi.ValidationError, ValueError):
-                    continue
-                if not normalized:
-                    continue
-                digest = convapi.hash_value(normalized)
-            if digest not in hashed:
-                hashed.append(digest)
-        if not hashed:
-            continue
-        if key in ('em', 'ph') and len(hashed) > 1:
-            result[key] = hashed
-        else:
-            result[key] = hashed[0]
+                    pass  # the builder drops what it cannot read
+            phones.append(phone)
+        result['ph'] = phones
     return result
+
+
+# Keys of the platform payloads' user objects -> Meta-native keys of the stored event.
+_TIKTOK_USER_KEYS = {
+    'email': 'em',
+    'phone': 'ph',
+    'external_id': 'external_id',
+    'ip': 'client_ip_address',
+    'user_agent': 'client_user_agent',
+    'ttclid': 'ttclid',
+    'ttp': 'ttp',
+    'locale': 'locale',
+}
+
+
+def hashed_user_data(convapi, platform, event, pixel_id=None):
+    """The event's user data as the platform will receive it: normalised and hashed.
+
+    convapi builds the platform payload (raising convapi.ValidationError for an event the
+    platform would refuse); its user object is mapped back to Meta-native keys, which both
+    builders accept and, being 64-hex digests already, pass through unchanged. Each
+    platform hashes some keys its own way (Meta: phone digits; TikTok: E.164 with '+'),
+    hence one result per platform.
+    """
+    if platform == 'meta':
+        built = convapi.build_meta_payload([event])['data'][0]
+        user = dict(built.get('user_data') or {})
+    else:
+        built = convapi.build_tiktok_payload([event], pixel_code=pixel_id or 'pixel')['data'][0]
+        user = {
+            _TIKTOK_USER_KEYS[key]: value
+            for key, value in (built.get('user') or {}).items()
+            if key in _TIKTOK_USER_KEYS
+        }
+    # One value reads better as a plain string; both builders take either form.
+    return {
+        key: value[0] if isinstance(value, list) and len(value) == 1 else value
+        for key, value in user.items()
+    }
 
 
 def _as_list(value):

@@ -179,7 +179,9 @@ class ConversionsApiEvent(models.Model):
             partner.country_id.code if partner else None,
             website.company_id.country_id.code if website else None,
         )
-        user = utils.hash_user_data(convapi, raw_user, country=country)
+        user = utils.prepare_user_data(convapi, raw_user, country=country)
+        event_source_url = event_source_url or context.get('event_source_url') \
+            or _website_url(website)
 
         events = self.browse()
         for service in services:
@@ -191,6 +193,9 @@ class ConversionsApiEvent(models.Model):
                 if service.consent_policy == 'anonymous':
                     service_user = {key: value for key, value in service_user.items()
                                     if key in const.ANONYMOUS_KEYS}
+                    if service_user.get('client_ip_address'):
+                        service_user['client_ip_address'] = utils.anonymize_ip(
+                            service_user['client_ip_address'])
                 else:
                     limited = True
             event = {
@@ -198,7 +203,7 @@ class ConversionsApiEvent(models.Model):
                 'event_id': event_id,
                 'event_time': timestamp,
                 'action_source': 'website',
-                'event_source_url': event_source_url or context.get('event_source_url'),
+                'event_source_url': event_source_url,
                 'referrer_url': referrer_url or context.get('referrer_url'),
                 'user': service_user,
                 'custom': dict(custom_data or {}),
@@ -213,7 +218,15 @@ class ConversionsApiEvent(models.Model):
             if limited:
                 event['limited_data_use'] = True
             event = {key: value for key, value in event.items() if value not in (None, '', {})}
-            service._validate_event(event)
+            # Stored hashed as the platform receives it: the outbox keeps no raw contact data.
+            try:
+                event['user'] = utils.hashed_user_data(
+                    convapi, service.platform, event, pixel_id=service.pixel_id)
+            except convapi.ValidationError as error:
+                _logger.warning('conversions_api: %s event not queued for service %s: '
+                                'invalid %s', event_name, service.id,
+                                getattr(error, 'field', None) or 'event')
+                continue
             events |= self._create_once(service, website, event, source_model, source_res_id)
         return events
 
@@ -275,7 +288,7 @@ class ConversionsApiEvent(models.Model):
 
         def flush_after_commit():
             event_ids = sorted(pending)
-            if odoo_module.current_test:
+            if odoo_module.current_test or getattr(threading.current_thread(), 'testing', False):
                 # Tests assert on the outcome; production must not wait for the network.
                 _flush_in_new_cursor(registry, event_ids)
             else:
@@ -292,10 +305,10 @@ class ConversionsApiEvent(models.Model):
 
     @api.model
     def _cron_flush(self):
-        self._flush(commit=True)
+        self._flush_outbox(commit=True)
 
     @api.model
-    def _flush(self, limit=None, ids=None, commit=False, now=None, batch_size=None):
+    def _flush_outbox(self, limit=None, ids=None, commit=False, now=None, batch_size=None):
         """Send the due rows (queued, or retrying and due), in batches per service.
 
         Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so concurrent flushes never send
@@ -359,13 +372,28 @@ class ConversionsApiEvent(models.Model):
             rows._write_grouped({'state': 'failed', 'error': _('The service is archived.')})
             return
         try:
-            events = [json.loads(row.payload) for row in rows]
             sender = service._make_sender()
-            result = sender.send(events, test_event_code=service.test_event_code or None)
-        except Exception as error:  # noqa: BLE001 - every failure is recorded on the rows
+        except Exception as error:  # noqa: BLE001 - recorded on the rows
             rows._record_failure(error, now)
             return
-        rows._record_success(result, now)
+        rows._send_with(sender, now)
+
+    def _send_with(self, sender, now):
+        """One request for these rows; a batch refused for one bad event is split in halves
+        until the bad event is isolated, so it does not take the others down with it."""
+        service = self.service_id
+        try:
+            events = [json.loads(row.payload) for row in self]
+            result = sender.send(events, test_event_code=service.test_event_code or None)
+        except Exception as error:  # noqa: BLE001 - every failure is recorded on the rows
+            if len(self) > 1 and _is_event_level_error(service.platform, error):
+                half = len(self) // 2
+                self[:half]._send_with(sender, now)
+                self[half:]._send_with(sender, now)
+                return
+            self._record_failure(error, now)
+            return
+        self._record_success(result, now)
 
     def _record_success(self, result, now):
         response = json.dumps(getattr(result, 'response', None) or {}, default=str)
@@ -475,7 +503,7 @@ class ConversionsApiEvent(models.Model):
             raise AccessError(_('Only administrators can resend events.'))
         rows = self.sudo().filtered(lambda row: row.state != 'sent' and not row.sanitized)
         rows.write({'state': 'queued', 'attempts': 0, 'next_attempt': False, 'error': False})
-        self._flush(ids=rows.ids)
+        self._flush_outbox(ids=rows.ids)
         sent = rows.filtered(lambda row: row.state == 'sent')
         return {
             'type': 'ir.actions.client',
@@ -494,7 +522,7 @@ def _flush_in_new_cursor(registry, event_ids):
     try:
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            env['conversions.api.event']._flush(ids=event_ids, commit=True)
+            env['conversions.api.event']._flush_outbox(ids=event_ids, commit=True)
     except Exception:  # noqa: BLE001 - the cron retries; the shopper never sees this
         _logger.exception('conversions_api: post-commit flush failed; the cron will retry')
 
@@ -510,6 +538,25 @@ def _timestamp(event_time):
     return int(event_time)
 
 
+def _is_event_level_error(platform, error):
+    """Whether the platform refused the request because of one event's content."""
+    if convapi is None:
+        return False
+    if isinstance(error, convapi.ValidationError):
+        return True
+    if not isinstance(error, convapi.ApiError) or error.retryable:
+        return False
+    return error.code in const.EVENT_LEVEL_ERROR_CODES.get(platform, ())
+
+
+def _website_url(website):
+    """A page URL for events without one (TikTok requires page.url for web events)."""
+    try:
+        return website.get_base_url() if website else None
+    except Exception:  # noqa: BLE001 - a missing URL only drops the field
+        return None
+
+
 def _source_reference(source):
     if not source:
         return False, False
@@ -522,6 +569,8 @@ def _source_reference(source):
 
 
 def _to_int(value, default):
+    if value is None or value is False or value == '':  # get_param(): False when unset
+        return default
     try:
         return int(value)
     except (TypeError, ValueError):

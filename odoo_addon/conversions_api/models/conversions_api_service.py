@@ -1,6 +1,7 @@
 """A Meta pixel or TikTok pixel that receives server-side events, per website."""
 
 import logging
+import uuid
 from datetime import timedelta
 
 from lxml.builder import E
@@ -53,7 +54,7 @@ class ConversionsApiService(models.Model):
         help='Flag every event for restricted processing (Meta LDU, TikTok limited_data_use).')
     consent_policy = fields.Selection(
         [('skip', 'Do not send'),
-         ('anonymous', 'Send without personal data'),
+         ('anonymous', 'Send without contact data or cookies'),
          ('ldu', 'Send with Limited Data Use')],
         string='Without consent', required=True, default='skip',
         help='What to do with an event when the visitor declined optional cookies.')
@@ -245,14 +246,6 @@ class ConversionsApiService(models.Model):
             service.pixel_id.strip(), service.access_token.strip(),
             base_url=base_url, timeout=timeout, max_retries=max_retries)
 
-    def _validate_event(self, event):
-        """Raise convapi.ValidationError when the platform would refuse the event."""
-        self.ensure_one()
-        if self.platform == 'meta':
-            convapi.build_meta_payload([event])
-        else:
-            convapi.build_tiktok_payload([event], pixel_code=self.pixel_id)
-
     # ------------------------------------------------------------------
     # Actions
     # ------------------------------------------------------------------
@@ -305,14 +298,14 @@ class ConversionsApiService(models.Model):
             pass
         if self.env.user.email:
             user['email'] = self.env.user.email
-        hashed = utils.hash_user_data(convapi, user)
-        return {
+        event = {
             'event_name': 'PageView',
-            'event_id': f'test-{self.id}-{int(fields.Datetime.now().timestamp())}',
+            'event_id': f'test-{self.id}-{uuid.uuid4().hex[:12]}',
             'event_source_url': base_url,
             'action_source': 'website',
-            'user': hashed,
+            'user': user,
         }
+        return event
 
     def action_view_events(self):
         self.ensure_one()
@@ -348,6 +341,8 @@ def _notification(title, message, kind):
 
 
 def _to_float(value, default):
+    if value is None or value is False or value == '':
+        return default
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -355,6 +350,8 @@ def _to_float(value, default):
 
 
 def _to_int(value, default):
+    if value is None or value is False or value == '':  # get_param(): False when unset
+        return default
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -48,4 +48,14 @@ class ResConfigSettings(models.TransientModel):
 
     def set_values(self):
         super().set_values()
+        # A switched-off boolean must not stay 'True': some Odoo 17 trees never delete the
+        # parameter (``param.unlink`` without the call), so remove it in SQL.
+        keys = [self._fields[name].config_parameter
+                for name in ('capi_meta_enabled', 'capi_tiktok_enabled') if not self[name]]
+        if keys:
+            params = self.env['ir.config_parameter'].sudo()
+            params.flush_model()
+            self.env.cr.execute('DELETE FROM ir_config_parameter WHERE key = ANY(%s)', [keys])
+            params.invalidate_model()
+            self.env.registry.clear_cache()
         self.env['conversions.api.service'].sudo()._sync_system_fallbacks()

@@ -22,8 +22,15 @@ def point_params_at(env, fake):
     params.set_param('conversions_api.tiktok_base_url', fake.base_url)
     params.set_param('conversions_api.sender_max_retries', '0')
     params.set_param('conversions_api.sender_timeout', '5')
-    for prefix in ('meta_capi', 'tiktok_eapi'):
-        params.set_param(f'{prefix}.enabled', False)
+    delete_params(env, ['meta_capi.enabled', 'tiktok_eapi.enabled'])
+
+
+def delete_params(env, keys):
+    """Remove system parameters (set_param(key, False) does not, in some 17 trees)."""
+    env['ir.config_parameter'].flush_model()
+    env.cr.execute('DELETE FROM ir_config_parameter WHERE key = ANY(%s)', [list(keys)])
+    env['ir.config_parameter'].invalidate_model()
+    env.registry.clear_cache()
 
 
 class ConversionsApiCase(TransactionCase):
@@ -72,4 +79,5 @@ class ConversionsApiCase(TransactionCase):
         kwargs.setdefault('website', self.website)
         kwargs.setdefault('custom_data', {'value': 42.5, 'currency': 'EUR'})
         kwargs.setdefault('request_context', self.browser_context())
-        return self.Event._enqueue(event_name, platforms=list(platforms), **kwargs)
+        return self.Event._enqueue(
+            event_name, platforms=list(platforms) if platforms else None, **kwargs)

@@ -14,7 +14,7 @@ from odoo.modules.registry import Registry
 from odoo.tests import tagged
 from odoo.tests.common import BaseCase, get_db_name
 
-from .common import TOKEN, USER_AGENT, point_params_at
+from .common import TOKEN, USER_AGENT, delete_params, point_params_at
 
 PIXEL = '9090909090'
 PARAMS = (
@@ -54,8 +54,10 @@ class TestOutboxTransactions(BaseCase):
             service.unlink()
             env['conversions.api.service'].browse(cls.other_service_ids).write({'active': True})
             params = env['ir.config_parameter']
+            delete_params(env, [key for key, value in cls.saved_params.items() if not value])
             for key, value in cls.saved_params.items():
-                params.set_param(key, value or False)
+                if value:
+                    params.set_param(key, value)
 
     @classmethod
     @contextmanager
@@ -104,7 +106,7 @@ class TestOutboxTransactions(BaseCase):
         finally:
             cr.close()
         with self.committed_env() as env:
-            env['conversions.api.event']._flush()
+            env['conversions.api.event']._flush_outbox()
         self.assertFalse(self.fake.requests)
         self.assertEqual(self.states(['rolled-back-1']), {})
 
@@ -127,7 +129,7 @@ class TestOutboxTransactions(BaseCase):
                 with self.registry.cursor() as cr:
                     env = api.Environment(cr, SUPERUSER_ID, {})
                     start.wait(timeout=10)
-                    processed.append(env['conversions.api.event']._flush(
+                    processed.append(env['conversions.api.event']._flush_outbox(
                         commit=True, batch_size=10))
             except Exception as error:  # noqa: BLE001 - reported below
                 errors.append(error)

@@ -20,7 +20,7 @@ class TestRetention(ConversionsApiCase):
         old_sent = self.send('ViewContent', event_id='old-sent')
         old_queued = self.send('ViewContent', event_id='old-queued')
         recent = self.send('ViewContent', event_id='recent')
-        self.Event._flush(ids=(old_sent | recent).ids)
+        self.Event._flush_outbox(ids=(old_sent | recent).ids)
         self.assertEqual((old_sent | recent).mapped('state'), ['sent', 'sent'])
         self._age(old_sent | old_queued, 40)
         return old_sent, old_queued, recent

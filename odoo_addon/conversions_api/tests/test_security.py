@@ -52,6 +52,6 @@ class TestSecurity(ConversionsApiCase):
         with self.assertLogs('odoo.addons.conversions_api', level='DEBUG') as logs:
             self.send('Purchase', event_id='order-log')
             self.fake.inject('meta', 'meta_error', code=190, message='Invalid OAuth access token')
-            self.Event._flush()
+            self.Event._flush_outbox()
         self.assertNotIn(TOKEN, '\n'.join(logs.output))
         self.assertNotIn(TOKEN, self.Event.search([('event_id', '=', 'order-log')]).error)

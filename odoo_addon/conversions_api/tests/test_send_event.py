@@ -37,9 +37,9 @@ class TestSendEvent(ConversionsApiCase):
         self.assertNotIn('john', events.payload.lower())
         self.assertNotIn('612345678', events.payload)
         stored = json.loads(events.payload)
-        self.assertEqual(stored['user']['em'], sha256('john.doe@example.com'))
+        self.assertEqual(_as_list(stored['user']['em']), [sha256('john.doe@example.com')])
 
-        self.assertEqual(self.Event._flush(), 1)
+        self.assertEqual(self.Event._flush_outbox(), 1)
         self.assertEqual(events.state, 'sent')
         self.assertEqual(events.attempts, 1)
         self.assertTrue(events.trace_id)
@@ -77,7 +77,7 @@ class TestSendEvent(ConversionsApiCase):
                                     ('service_id.pixel_id', '=', '777000')])
         self.assertEqual(len(queued), 1)
         self.assertTrue(queued.service_id.is_system_fallback)
-        self.Event._flush()
+        self.Event._flush_outbox()
         self.assertEqual(queued.state, 'sent', queued.error)
         received = self.fake.meta_events('777000')
         self.assertEqual(len(received), 1)
@@ -90,15 +90,18 @@ class TestSendEvent(ConversionsApiCase):
 
     def test_tiktok_send_event(self):
         events = self.env['tiktok.events.api'].send_event(
-            'AddToCart', user_data={'email': 'tt@example.com'},
+            'AddToCart', user_data={'email': 'tt@example.com', 'phone': '+33 6 12 34 56 78'},
             custom_data={'value': 5, 'currency': 'EUR', 'content_ids': ['A']},
             event_id='cart-1', request_context=self.browser_context(ttclid='E.C.P.abc'))
         self.assertEqual(events.service_id, self.tiktok_service)
-        self.Event._flush()
+        self.Event._flush_outbox()
         self.assertEqual(events.state, 'sent', events.error)
         received = self.fake.tiktok_events(TIKTOK_PIXEL)
         self.assertEqual(len(received), 1)
         self.assertEqual(received[0]['event_id'], 'cart-1')
+        # TikTok hashes the E.164 form, '+' included (Meta: digits only).
+        self.assertEqual(_as_list(received[0]['user']['phone']), [sha256('+33612345678')])
+        self.assertEqual(received[0]['user']['ttclid'], 'E.C.P.abc')
         self.assertFalse(self.fake.meta_events())
 
     def test_one_row_per_service_and_no_duplicate(self):
@@ -115,11 +118,13 @@ class TestSendEvent(ConversionsApiCase):
         })
         event = self.send('Lead', partner=partner, custom_data={})
         user = json.loads(event.payload)['user']
-        self.assertEqual(user['em'], sha256('marie@example.org'))
-        self.assertEqual(user['fn'], sha256('marie'))
-        self.assertEqual(user['ln'], sha256('curie'))
-        self.assertEqual(user['country'], sha256('fr'))
-        self.assertEqual(user['external_id'], sha256(str(partner.id)))
+        self.assertEqual(_as_list(user['em']), [sha256('marie@example.org')])
+        self.assertEqual(_as_list(user['ph']), [sha256('33123456789')])
+        self.assertEqual(_as_list(user['fn']), [sha256('marie')])
+        self.assertEqual(_as_list(user['ln']), [sha256('curie')])
+        self.assertEqual(_as_list(user['ct']), [sha256('paris')])
+        self.assertEqual(_as_list(user['country']), [sha256('fr')])
+        self.assertEqual(_as_list(user['external_id']), [sha256(str(partner.id))])
         self.assertEqual(user['client_user_agent'], USER_AGENT)
 
     def test_service_switches_filter_match_keys_and_events(self):
@@ -139,14 +144,15 @@ class TestSendEvent(ConversionsApiCase):
         self.meta_service.consent_policy = 'anonymous'
         event = self.send('AddToCart', request_context=denied, user_data=user_data,
                           event_id='anon')
-        self.assertEqual(json.loads(event.payload)['user'], {'client_user_agent': USER_AGENT})
+        self.assertEqual(json.loads(event.payload)['user'],
+                         {'client_ip_address': '203.0.113.0', 'client_user_agent': USER_AGENT})
         self.meta_service.consent_policy = 'ldu'
         event = self.send('AddToCart', request_context=denied, user_data=user_data,
                           event_id='ldu')
         payload = json.loads(event.payload)
         self.assertTrue(payload['limited_data_use'])
         self.assertIn('em', payload['user'])
-        self.Event._flush()
+        self.Event._flush_outbox()
         self.assertEqual(event.state, 'sent', event.error)
         sent = [e for e in self.fake.meta_events(META_PIXEL) if e['event_id'] == 'ldu']
         self.assertEqual(sent[0].get('data_processing_options'), ['LDU'])
