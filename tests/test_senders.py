@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
@@ -249,6 +250,7 @@ def test_rate_limit_honours_retry_after(fake: FakeAdServer, platform: str) -> No
     gap = fake.requests[1].received_at - fake.requests[0].received_at
     assert gap >= 0.95  # the wait happened between the two attempts
     assert elapsed < 3.0
+    assert 1000.0 <= result.duration_ms <= elapsed * 1000 + 1  # backoff is part of the send
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -608,6 +610,53 @@ def test_two_threads_send_concurrently(fake: FakeAdServer) -> None:
     assert set(results) == set(PLATFORMS)
     assert all(r.events_received == 1 for r in results.values())
     assert elapsed < 1.3  # overlapped, not 1.4 s back to back
+
+
+def test_one_sender_shared_by_many_threads(fake: FakeAdServer) -> None:
+    sender = make_sender("meta", fake)
+    fake.inject("meta", "delay", times=8, seconds=0.4)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results.append(sender.send([purchase(100 + i)]))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    elapsed = time.monotonic() - started
+    assert errors == []
+    assert sorted(r.events_received for r in results) == [1] * 8
+    assert sorted(e["event_id"] for e in fake.meta_events()) == sorted(
+        f"order-{100 + i}" for i in range(8)
+    )
+    assert elapsed < 2.0  # 8 x 0.4 s in parallel, not 3.2 s in series
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_sender_works_in_a_forked_child(fake: FakeAdServer, platform: str) -> None:
+    # Odoo's prefork workers: the parent has a pooled client (and its I/O thread) before fork.
+    sender = make_sender(platform, fake, timeout=3.0, max_retries=0)
+    sender.send([purchase(1)])
+    pid = os.fork()
+    if pid == 0:  # child: report through the exit status only
+        code = 1
+        try:
+            code = 0 if sender.send([purchase(2)]).events_received == 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    sender.send([purchase(3)])  # the parent's client still works
+    events = fake.meta_events() if platform == "meta" else fake.tiktok_events()
+    assert [e["event_id"] for e in events] == ["order-1", "order-2", "order-3"]
 
 
 # ------------------------------------------------------------------------------------------
