@@ -191,8 +191,12 @@ class IrHttp(models.AbstractModel):
             return 'editor'
         headers = httprequest.headers
         if headers.get('Sec-Fetch-Dest') == 'iframe':
+            # the backend's website preview and editor show the site in an iframe
             referrer = headers.get('Referer') or ''
             if any(part in referrer for part in ('/odoo', '/web', '/@/')):
+                return 'backend preview'
+            user = request.env.user
+            if user and not user._is_public() and user._is_internal():
                 return 'backend preview'
         return None
 
@@ -217,7 +221,16 @@ class IrHttp(models.AbstractModel):
         ms = storefront.now_ms()
         secure = httprequest.scheme == 'https'
 
+        # Values minted here survive Odoo's re-runs of the request (read-only retry,
+        # serialization retry): one creation time, one Set-Cookie.
+        minted = getattr(request, '_convapi_minted_cookies', None)
+        if minted is None:
+            minted = request._convapi_minted_cookies = {}
+
         def set_cookie(name, value, max_age):
+            if minted.get(name) == value:
+                return
+            minted[name] = value
             # cookie_type='optional': Odoo itself drops the cookie without consent.
             request.future_response.set_cookie(
                 name, value, max_age=max_age, path='/', samesite='Lax', secure=secure,
@@ -226,7 +239,7 @@ class IrHttp(models.AbstractModel):
         fbc = cookies.get(storefront.FBC_COOKIE)
         fbclid = httprequest.args.get('fbclid')
         if storefront.fbc_needs_update(fbc, fbclid):
-            fbc = storefront.make_fbc(fbclid, ms)
+            fbc = minted.get(storefront.FBC_COOKIE) or storefront.make_fbc(fbclid, ms)
             if consent == 'granted':
                 set_cookie(storefront.FBC_COOKIE, fbc, storefront.FBC_MAX_AGE)
 
@@ -234,7 +247,7 @@ class IrHttp(models.AbstractModel):
         meta_pixel_on = any(s.platform == 'meta' and s.browser_pixel for s in services)
         if not fbp and consent == 'granted' and not meta_pixel_on and any(
                 s.platform == 'meta' for s in services):
-            fbp = storefront.make_fbp(ms)
+            fbp = minted.get(storefront.FBP_COOKIE) or storefront.make_fbp(ms)
             set_cookie(storefront.FBP_COOKIE, fbp, storefront.FBP_MAX_AGE)
 
         ttclid = cookies.get(storefront.TTCLID_COOKIE)

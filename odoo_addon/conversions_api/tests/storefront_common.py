@@ -48,6 +48,8 @@ class StorefrontCase(HttpCase):
             'sale_ok': True,
             'website_published': True,
             'taxes_id': [(5, 0, 0)],
+            # a service: no delivery step between the cart and the payment
+            ('detailed_type' if ODOO_VERSION < 18 else 'type'): 'service',
         })
         cls.variant = cls.product.product_variant_id
 

@@ -193,6 +193,13 @@ class TestStorefrontFunnel(StorefrontCase):
         response = self.get(self.product_url(), headers={'Purpose': 'prefetch'})
         self.assertFalse(self.Event.sudo().search([('id', '>', start)]))
 
+        # the website editor and the backend's preview iframe
+        self.get(f'{self.product_url()}?enable_editor=1')
+        self.get(self.product_url(), headers={
+            'Sec-Fetch-Dest': 'iframe',
+            'Referer': self.origin() + '/odoo/action-website.website_preview'})
+        self.assertFalse(self.Event.sudo().search([('id', '>', start)]))
+
     def test_consent_refused(self):
         self.website.cookies_bar = True
         start = self.last_event_id()
@@ -205,8 +212,8 @@ class TestStorefrontFunnel(StorefrontCase):
         # Meta: anonymous policy (no identifiers); TikTok: skip policy (nothing)
         self.assertEqual(view.mapped('service_id'), self.meta_service)
         user = self.payload(view)['user']
-        self.assertNotIn('fbc', user)
-        self.assertNotIn('client_ip_address', user)
+        self.assertNotIn('fbc', user, 'no click ids without consent')
+        self.assertNotIn('fbp', user)
 
     def test_server_only_mode(self):
         (self.meta_service | self.tiktok_service).write({'browser_pixel': False})
@@ -283,3 +290,66 @@ class TestStorefrontForms(StorefrontCase):
         events = self.pending_pixel_events().json()['events']
         self.assertEqual([(e['name'], e['event_id']) for e in events],
                          [('Contact', contact[0].event_id)])
+
+
+@tagged('post_install', '-at_install')
+class TestStorefrontPayment(StorefrontCase):
+    """The real payment path, with Odoo's demo provider when payment_demo is installed."""
+
+    def _post_process(self, tx):
+        if hasattr(tx, '_finalize_post_processing'):  # 17
+            tx._finalize_post_processing()
+        else:  # 18, 19
+            tx._post_process()
+
+    def test_payment_transaction_then_post_processing(self):
+        provider = self.env['payment.provider'].search([('code', '=', 'demo')], limit=1)
+        if not provider:
+            self.skipTest('payment_demo is not installed')
+        provider.write({'state': 'test', 'is_published': True})
+        self.add_to_cart(1)
+        self.get('/shop/checkout')
+        order = self.env['sale.order'].sudo().search(
+            [('website_id', '=', self.website.id), ('state', '=', 'draft'),
+             ('order_line.product_id', '=', self.variant.id)], order='id desc', limit=1)
+        guest = self.env['res.partner'].create({
+            'name': 'Alan Turing', 'email': 'alan@example.com',
+            'country_id': self.env.ref('base.uk').id})
+        order.write({'partner_id': guest.id, 'partner_invoice_id': guest.id,
+                     'partner_shipping_id': guest.id})
+
+        # the shopper picks the demo provider and pays: AddPaymentInfo
+        start = self.last_event_id()
+        self.jsonrpc(f'/shop/payment/transaction/{order.id}', {
+            'access_token': order._portal_ensure_token(),
+            'provider_id': provider.id,
+            'payment_method_id': provider.payment_method_ids[:1].id,
+            'token_id': None,
+            'amount': order.amount_total,
+            'flow': 'direct',
+            'tokenization_requested': False,
+            'landing_route': '/shop/payment/validate',
+        })
+        payment_info = self.queued('AddPaymentInfo', start)
+        self.assertEqual(len(payment_info), 2)
+        self.assertAlmostEqual(self.meta(payment_info)['custom']['value'], order.amount_total)
+        tx = order.transaction_ids[:1]
+        self.assertTrue(tx)
+
+        # the provider's webhook marks it done; post-processing (poll or cron) confirms
+        tx._set_done()
+        self._post_process(tx)
+        self.assertEqual(order.state, 'sale')
+        purchase = self.queued('Purchase', start)
+        self.assertEqual(len(purchase), 2)
+        self.assertEqual(set(purchase.mapped('event_id')), {f'purchase-{order.id}'})
+        # the post-processing cron running again queues nothing more
+        self._post_process(tx)
+        self.assertEqual(len(self.queued('Purchase', start)), 2)
+
+        # back on the shop: the confirmation page fires the browser copy with the same id
+        response = self.get('/shop/payment/validate')
+        self.assertIn('/shop/confirmation', response.url)
+        pixel = self.pixel_event_ids(response.text)
+        self.assertIn(('Purchase', f'purchase-{order.id}'), pixel['meta'])
+        self.assertNotIn(f'purchase-{order.id}', self.get('/shop/confirmation').text)
