@@ -5,9 +5,11 @@ token and PII hygiene (URLs, logs, reprs, errors), GIL release and validation be
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
+import pickle
 import re
 import threading
 import time
@@ -555,6 +557,39 @@ def test_token_and_pii_absent_from_reprs_of_senders_results_and_errors(
         for value in PII:
             assert value not in text
     assert "***" in repr(sender)
+
+
+def _errors_from_a_real_send(fake: FakeAdServer) -> list[convapi.ConvapiError]:
+    errors: list[convapi.ConvapiError] = []
+    sender = make_sender("meta", fake, timeout=0.3, max_retries=0)
+    fake.inject("meta", "meta_error", code=100, subcode=2804003, message="Event too old")
+    fake.inject("meta", "delay", seconds=0.8)
+    for events in ([purchase()], [purchase()], [purchase(custom={"value": 1})]):
+        with pytest.raises(convapi.ConvapiError) as info:
+            sender.send(events)
+        errors.append(info.value)
+    assert [type(e) for e in errors] == [
+        convapi.ApiError,
+        convapi.TransportError,
+        convapi.ValidationError,
+    ]
+    return errors
+
+
+@pytest.mark.parametrize("how", ["pickle", "copy", "deepcopy"])
+def test_errors_survive_pickle_and_copy(fake: FakeAdServer, how: str) -> None:
+    # multiprocessing / ProcessPoolExecutor / job queues pickle exceptions raised in workers.
+    for err in _errors_from_a_real_send(fake):
+        if how == "pickle":
+            clone = pickle.loads(pickle.dumps(err))
+        elif how == "copy":
+            clone = copy.copy(err)
+        else:
+            clone = copy.deepcopy(err)
+        assert type(clone) is type(err)
+        assert str(clone) == str(err)
+        assert clone.args == err.args
+        assert vars(clone) == vars(err)
 
 
 # ------------------------------------------------------------------------------------------

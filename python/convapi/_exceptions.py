@@ -38,6 +38,18 @@ class SendError(ConvapiError):
         self.events_sent = events_sent
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple:
+        # The default (cls(*args)) would miss the keyword-only arguments, so pickle, copy and
+        # deepcopy failed; rebuild from args and the attribute dict instead.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> BaseException:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
 
 class ApiError(SendError):
     """The platform answered with an error: Meta ``error.code``/``error_subcode`` or TikTok ``code``."""
