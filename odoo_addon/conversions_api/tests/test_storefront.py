@@ -139,7 +139,8 @@ class TestStorefrontFunnel(StorefrontCase):
         self.assertTrue(order.convapi_purchase_sent)
         purchase_payload = self.payload(
             purchase.filtered(lambda e: e.service_id == self.meta_service))
-        self.assertEqual(one(purchase_payload['user']['em']), hashed_email('Grace.Hopper@Example.COM'))
+        self.assertEqual(one(purchase_payload['user']['em']),
+                         hashed_email('Grace.Hopper@Example.COM'))
         self.assertEqual(purchase_payload['user']['fbc'], fbc)
         self.assertEqual(purchase_payload['user']['fbp'], FBP)
         self.assertEqual(purchase_payload['user']['client_user_agent'], BROWSER_UA)
@@ -353,3 +354,36 @@ class TestStorefrontPayment(StorefrontCase):
         pixel = self.pixel_event_ids(response.text)
         self.assertIn(('Purchase', f'purchase-{order.id}'), pixel['meta'])
         self.assertNotIn(f'purchase-{order.id}', self.get('/shop/confirmation').text)
+
+
+@tagged('post_install', '-at_install')
+class TestStorefrontOptionalModules(StorefrontCase):
+    """Events of optional modules, recognised by their routes (no dependency on them)."""
+
+    def _require(self, module):
+        if not self.env['ir.module.module'].search(
+                [('name', '=', module), ('state', '=', 'installed')]):
+            self.skipTest(f'{module} is not installed')
+
+    def test_add_to_wishlist(self):
+        self._require('website_sale_wishlist')
+        start = self.last_event_id()
+        self.jsonrpc('/shop/wishlist/add', {'product_id': self.variant.id})
+        wish = self.queued('AddToWishlist', start)
+        self.assertEqual(len(wish), 2)
+        self.assertEqual(self.meta(wish)['custom']['content_ids'], [str(self.variant.id)])
+        events = self.pending_pixel_events().json()['events']
+        self.assertEqual([(e['name'], e['event_id']) for e in events],
+                         [('AddToWishlist', wish[0].event_id)])
+
+    def test_newsletter_subscribe(self):
+        self._require('website_mass_mailing')
+        mailing_list = self.env['mailing.list'].create({'name': 'Tracked news'})
+        start = self.last_event_id()
+        self.jsonrpc('/website_mass_mailing/subscribe', {
+            'list_id': mailing_list.id, 'value': 'Reader@Example.com',
+            'subscription_type': 'email'})
+        subscribe = self.queued('Subscribe', start)
+        self.assertEqual(len(subscribe), 2)
+        self.assertEqual(one(self.meta(subscribe)['user']['em']),
+                         hashed_email('Reader@Example.com'))
