@@ -56,6 +56,13 @@ print('BENCH_SETUP ' + json.dumps({'template': product.id,
 '''
 
 
+def odoo_env(tree):
+    """Odoo needs its tree (sdist layouts) and this checkout's convapi on the path."""
+    paths = [str(REPO / 'python'), str(tree)] + [p for p in os.environ.get('PYTHONPATH', '')
+                                               .split(os.pathsep) if p]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+
+
 def odoo_cmd(args, tree, python):
     tree = Path(tree)
     binary = tree / 'odoo-bin'
@@ -96,21 +103,25 @@ def setup_db(args, base, name, modules, fake_url):
     if not db_exists(args, name):
         print(f'installing {modules} in {name} ...', flush=True)
         subprocess.run(base + ['-d', name, '-i', modules, '--stop-after-init',
-                               '--without-demo=all', '--log-level=warn'], check=True)
-    out = subprocess.run(base + ['shell', '-d', name, '--log-level=warn', '--no-http'],
+                               '--without-demo=all', '--log-level=warn'], check=True,
+                       env=odoo_env(args.tree))
+    # the sub-command comes before the options
+    out = subprocess.run(base[:2] + ['shell'] + base[2:] + ['-d', name, '--log-level=warn',
+                                                            '--no-http'],
                          input=SETUP_SCRIPT.replace('FAKE_URL', repr(fake_url)),
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env=odoo_env(args.tree))
     for line in out.stdout.splitlines():
         if line.startswith('BENCH_SETUP '):
             return json.loads(line[len('BENCH_SETUP '):])
     raise SystemExit(f'setup of {name} failed:\n{out.stdout}\n{out.stderr}')
 
 
-def start_server(base, name, port):
+def start_server(base, name, port, tree):
     log = open(Path(tempfile.gettempdir()) / f'bench_{name}.log', 'w')  # noqa: SIM115
     proc = subprocess.Popen(base + ['-d', name, '--db-filter', f'^{name}$', '--http-port',
                                     str(port), '--workers', '0', '--max-cron-threads', '0',
-                                    '--log-level', 'warn'], stdout=log, stderr=log)
+                                    '--log-level', 'warn'], stdout=log, stderr=log,
+                            env=odoo_env(tree))
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -173,6 +184,8 @@ def main():
     parser.add_argument('--db-password', default='odoo')
     parser.add_argument('--recreate', action='store_true')
     parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--setup-only', action='store_true',
+                        help='create and configure the two databases, then stop')
     args = parser.parse_args()
 
     version = version_of(args.tree)
@@ -187,8 +200,11 @@ def main():
         info_off = setup_db(args, base, f'bench{version}_off', 'website_sale', fake.base_url)
         info_on = setup_db(args, base, f'bench{version}_on', 'website_sale,conversions_api',
                            fake.base_url)
-        servers = [start_server(base, f'bench{version}_off', 8961),
-                   start_server(base, f'bench{version}_on', 8962)]
+        if args.setup_only:
+            print('databases ready:', info_off, info_on)
+            return 0
+        servers = [start_server(base, f'bench{version}_off', 8961, args.tree),
+                   start_server(base, f'bench{version}_on', 8962, args.tree)]
         try:
             shoppers = {'off': Shopper(8961, info_off, version),
                         'on': Shopper(8962, info_on, version)}

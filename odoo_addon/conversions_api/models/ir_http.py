@@ -103,7 +103,12 @@ class IrHttp(models.AbstractModel):
                 _logger.exception('conversions_api: route event hook failed')
         tracker = getattr(request, '_convapi_tracker', None)
         if tracker is not None:
-            cls._convapi_flush_deferred(tracker)
+            try:
+                cls._convapi_flush_deferred(tracker)
+            except psycopg2.errors.ReadOnlySqlTransaction:
+                raise
+            except Exception:
+                _logger.exception('conversions_api: could not defer events of a read-only request')
             try:
                 cls._convapi_keep_pending(tracker)
             except Exception:
@@ -115,7 +120,7 @@ class IrHttp(models.AbstractModel):
         if not tracker.deferred:
             return
         items, tracker.deferred = tracker.deferred, []
-        if request.registry.in_test_mode():
+        if type(request.env.cr).__name__ == 'TestCursor':
             # Test cursors drop post-commit hooks: let Odoo re-run the request read/write,
             # exactly as it does when an endpoint writes in a read-only transaction.
             raise psycopg2.errors.ReadOnlySqlTransaction(

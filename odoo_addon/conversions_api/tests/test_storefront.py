@@ -170,6 +170,24 @@ class TestStorefrontFunnel(StorefrontCase):
         order._convapi_queue_purchase()
         self.assertEqual(len(self.queued('Purchase', start)), 2)
 
+    def test_website_page_view(self):
+        """A CMS page (served read-only by Odoo 18/19): PageView, server and pixel, same id."""
+        start = self.last_event_id()
+        response = self.get('/contactus')
+        self.assertEqual(response.status_code, 200)
+        page_view = self.queued('PageView', start)
+        self.assertEqual(len(page_view), 2)
+        self.assertEqual(self.meta(page_view)['event_source_url'], response.url)
+        pixel = self.pixel_event_ids(response.text)
+        self.assertEqual(pixel['meta'], [('PageView', page_view[0].event_id)])
+        self.assertEqual(pixel['tiktok'], [('Pageview', page_view[0].event_id)])
+        # not for assets, 404s or JSON
+        start = self.last_event_id()
+        self.get('/web/assets/does-not-exist.js')
+        self.get('/this-page-does-not-exist')
+        self.pending_pixel_events()
+        self.assertFalse(self.queued('PageView', start))
+
     def test_search(self):
         start = self.last_event_id()
         self.get('/shop?search=chair')
