@@ -124,17 +124,20 @@ class TestOutboxTransactions(BaseCase):
         start = threading.Barrier(2)
         processed, errors = [], []
 
-        def worker():
+        def worker(env):
             try:
-                with self.registry.cursor() as cr:
-                    env = api.Environment(cr, SUPERUSER_ID, {})
-                    start.wait(timeout=10)
-                    processed.append(env['conversions.api.event']._flush_outbox(
-                        commit=True, batch_size=10))
+                start.wait(timeout=10)
+                processed.append(env['conversions.api.event']._flush_outbox(
+                    commit=True, batch_size=10))
             except Exception as error:  # noqa: BLE001 - reported below
                 errors.append(error)
+            finally:
+                env.cr.close()
 
-        threads = [threading.Thread(target=worker) for _ in range(2)]
+        # Environments are built here: on Odoo 18 the loading thread holds the registry
+        # lock while post-install tests run, and api.Environment() takes it.
+        envs = [api.Environment(self.registry.cursor(), SUPERUSER_ID, {}) for _ in range(2)]
+        threads = [threading.Thread(target=worker, args=(env,)) for env in envs]
         for thread in threads:
             thread.start()
         for thread in threads:
