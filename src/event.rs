@@ -76,16 +76,16 @@ const STANDARD_EVENTS: [&str; 21] = [
 
 /// The canonical spelling of a standard event name; custom names come back unchanged.
 pub fn canonical_event_name(name: &str) -> &str {
-    let key = |s: &str| -> String {
-        s.chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_lowercase())
-            .collect()
+    // Compared without allocating: this runs once per event.
+    let folded = |s: &'static str| s.bytes().map(|b| b.to_ascii_lowercase());
+    let wanted = || {
+        name.bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| b.to_ascii_lowercase())
     };
-    let wanted = key(name);
     STANDARD_EVENTS
         .iter()
-        .find(|s| key(s) == wanted)
+        .find(|s| folded(s).eq(wanted()))
         .copied()
         .unwrap_or(name)
 }
