@@ -377,15 +377,32 @@ struct SendResult {
     response: Py<PyAny>,
 }
 
+/// Python's repr of a string (`'abc'`), for `__repr__` methods.
+fn py_repr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c if c.is_control() => out.push_str(&c.escape_default().to_string()),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 #[pymethods]
 impl SendResult {
     fn __repr__(&self) -> String {
+        // Python syntax (None / 'text'), not Rust's Debug (Some("text")).
         format!(
-            "SendResult(platform={:?}, events_received={}, code={:?}, trace_id={:?}, http_status={}, attempts={}, requests={}, duration_ms={:.1})",
-            self.platform,
+            "SendResult(platform={}, events_received={}, code={}, trace_id={}, http_status={}, attempts={}, requests={}, duration_ms={:.1})",
+            py_repr(self.platform),
             self.events_received,
-            self.code,
-            self.trace_id,
+            self.code.map_or_else(|| "None".to_string(), |c| c.to_string()),
+            self.trace_id.as_deref().map_or_else(|| "None".to_string(), py_repr),
             self.http_status,
             self.attempts,
             self.requests,
@@ -484,9 +501,9 @@ impl MetaSender {
 
     fn __repr__(&self) -> String {
         format!(
-            "MetaSender(pixel_id={:?}, url={:?}, access_token='***')",
-            self.inner.pixel_id(),
-            self.inner.url()
+            "MetaSender(pixel_id={}, url={}, access_token='***')",
+            py_repr(self.inner.pixel_id()),
+            py_repr(self.inner.url())
         )
     }
 }
@@ -559,9 +576,9 @@ impl TikTokSender {
 
     fn __repr__(&self) -> String {
         format!(
-            "TikTokSender(pixel_code={:?}, url={:?}, access_token='***')",
-            self.inner.pixel_code(),
-            self.inner.url()
+            "TikTokSender(pixel_code={}, url={}, access_token='***')",
+            py_repr(self.inner.pixel_code()),
+            py_repr(self.inner.url())
         )
     }
 }

@@ -592,6 +592,19 @@ def test_errors_survive_pickle_and_copy(fake: FakeAdServer, how: str) -> None:
         assert vars(clone) == vars(err)
 
 
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_reprs_use_python_syntax(fake: FakeAdServer, platform: str) -> None:
+    sender = make_sender(platform, fake)
+    result = sender.send([purchase()])
+    text = repr(result)
+    assert "Some(" not in text
+    assert f"platform='{platform}'" in text
+    assert f"trace_id='{result.trace_id}'" in text
+    assert f"code={result.code}" in text  # None for Meta, 0 for TikTok
+    assert f"url='{sender.url}'" in repr(sender)
+    assert repr(sender).startswith(f"{type(sender).__name__}(")
+
+
 # ------------------------------------------------------------------------------------------
 # Concurrency
 # ------------------------------------------------------------------------------------------
