@@ -626,3 +626,81 @@ pub(crate) fn strip_empty(value: &mut Value) {
         _ => {}
     }
 }
+
+/// Builds a JSON object that never holds an empty value, without a stripping pass afterwards.
+#[derive(Default)]
+pub(crate) struct Obj(Map<String, Value>);
+
+impl Obj {
+    pub(crate) fn new() -> Self {
+        Self(Map::new())
+    }
+
+    pub(crate) fn str(&mut self, key: &str, value: Option<&String>) -> &mut Self {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.0.insert(key.to_string(), Value::String(v.clone()));
+        }
+        self
+    }
+
+    pub(crate) fn num(&mut self, key: &str, value: Option<&Number>) -> &mut Self {
+        if let Some(v) = value {
+            self.0.insert(key.to_string(), Value::Number(v.clone()));
+        }
+        self
+    }
+
+    pub(crate) fn int(&mut self, key: &str, value: Option<i64>) -> &mut Self {
+        if let Some(v) = value {
+            self.0.insert(key.to_string(), Value::Number(v.into()));
+        }
+        self
+    }
+
+    pub(crate) fn bool(&mut self, key: &str, value: Option<bool>) -> &mut Self {
+        if let Some(v) = value {
+            self.0.insert(key.to_string(), Value::Bool(v));
+        }
+        self
+    }
+
+    /// Any caller-given value (custom extras, status), stripped of empty parts.
+    pub(crate) fn value(&mut self, key: &str, value: Option<&Value>) -> &mut Self {
+        if let Some(v) = value {
+            let mut v = v.clone();
+            strip_empty(&mut v);
+            if !is_empty(&v) && !self.0.contains_key(key) {
+                self.0.insert(key.to_string(), v);
+            }
+        }
+        self
+    }
+
+    pub(crate) fn list(&mut self, key: &str, items: Vec<Value>) -> &mut Self {
+        if !items.is_empty() {
+            self.0.insert(key.to_string(), Value::Array(items));
+        }
+        self
+    }
+
+    pub(crate) fn obj(&mut self, key: &str, value: Obj) -> &mut Self {
+        if !value.0.is_empty() {
+            self.0.insert(key.to_string(), Value::Object(value.0));
+        }
+        self
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Inserts as is, empty or not.
+    pub(crate) fn raw(&mut self, key: &str, value: Value) -> &mut Self {
+        self.0.insert(key.to_string(), value);
+        self
+    }
+
+    pub(crate) fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}

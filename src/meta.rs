@@ -1,7 +1,7 @@
 //! Meta Conversions API payload builder: the body of `POST /{version}/{pixel_id}/events`.
 
 use crate::error::ValidationError;
-use crate::event::{parse_events, strip_empty, BuildOptions, Event};
+use crate::event::{parse_events, BuildOptions, Event, Obj};
 use crate::normalize::Field;
 use serde_json::{json, Map, Value};
 
@@ -41,81 +41,78 @@ pub fn meta_event(event: &Event) -> Result<Value, ValidationError> {
             ));
         }
     }
-    let mut user = Map::new();
+    let mut user = Obj::new();
     for (field, keys) in &event.keys {
-        let hashes: Vec<Value> = keys
+        let hashes = keys
             .iter()
             .map(|k| Value::String(k.meta_hash(*field)))
             .collect();
-        user.insert(field.meta_key().to_string(), Value::Array(hashes));
+        user.list(field.meta_key(), hashes);
     }
-    for (key, value) in [
-        ("client_ip_address", &event.client_ip_address),
-        ("client_user_agent", &event.client_user_agent),
-        ("fbc", &event.fbc),
-        ("fbp", &event.fbp),
-    ] {
-        if let Some(v) = value {
-            user.insert(key.into(), Value::String(v.clone()));
-        }
-    }
-    let contents: Vec<Value> = event
+    user.str("client_ip_address", event.client_ip_address.as_ref())
+        .str("client_user_agent", event.client_user_agent.as_ref())
+        .str("fbc", event.fbc.as_ref())
+        .str("fbp", event.fbp.as_ref());
+    let contents = event
         .contents
         .iter()
         .map(|c| {
-            json!({
-                "id": c.id,
-                "quantity": c.quantity,
-                "item_price": c.item_price,
-                "title": c.title,
-                "category": c.category,
-                "brand": c.brand,
-            })
+            let mut item = Obj::new();
+            item.str("id", Some(&c.id))
+                .num("quantity", c.quantity.as_ref())
+                .num("item_price", c.item_price.as_ref())
+                .str("title", c.title.as_ref())
+                .str("category", c.category.as_ref())
+                .str("brand", c.brand.as_ref());
+            item.into_value()
         })
         .collect();
-    let mut custom = json!({
-        "value": event.value,
-        "currency": event.currency,
-        "content_ids": event.content_ids,
-        "contents": contents,
-        "content_type": event.content_type,
-        "content_name": event.content_name,
-        "content_category": event.content_category,
-        "num_items": event.num_items,
-        "order_id": event.order_id,
-        "search_string": event.search_string,
-        "status": event.status,
-    });
-    if let Value::Object(map) = &mut custom {
-        for (k, v) in &event.extra_custom {
-            map.entry(k.clone()).or_insert_with(|| v.clone());
-        }
+    let mut custom = Obj::new();
+    custom
+        .num("value", event.value.as_ref())
+        .str("currency", event.currency.as_ref())
+        .list(
+            "content_ids",
+            event
+                .content_ids
+                .iter()
+                .cloned()
+                .map(Value::String)
+                .collect(),
+        )
+        .list("contents", contents)
+        .str("content_type", event.content_type.as_ref())
+        .str("content_name", event.content_name.as_ref())
+        .str("content_category", event.content_category.as_ref())
+        .int("num_items", event.num_items)
+        .str("order_id", event.order_id.as_ref())
+        .str("search_string", event.search_string.as_ref())
+        .value("status", event.status.as_ref());
+    for (k, v) in &event.extra_custom {
+        custom.value(k, Some(v));
     }
-    let mut out = json!({
-        "event_name": event.event_name,
-        "event_time": event.event_time,
-        "event_id": event.event_id,
-        "event_source_url": event.event_source_url,
-        "referrer_url": event.referrer_url,
-        "action_source": event.action_source,
-        "opt_out": event.opt_out,
-        "user_data": Value::Object(user),
-        "custom_data": custom,
-    });
-    if event.limited_data_use {
-        if let Value::Object(map) = &mut out {
-            // LDU with country and state 0: Meta geolocates the event from its IP.
-            map.insert("data_processing_options".into(), json!(["LDU"]));
-            map.insert("data_processing_options_country".into(), json!(0));
-            map.insert("data_processing_options_state".into(), json!(0));
-        }
-    }
-    strip_empty(&mut out);
+    let mut out = Obj::new();
+    out.str("event_name", Some(&event.event_name))
+        .int("event_time", Some(event.event_time))
+        .str("event_id", event.event_id.as_ref())
+        .str("event_source_url", event.event_source_url.as_ref())
+        .str("referrer_url", event.referrer_url.as_ref())
+        .str("action_source", Some(&event.action_source))
+        .bool("opt_out", event.opt_out);
     // user_data is required even when it ended up empty.
-    if let Value::Object(map) = &mut out {
-        map.entry("user_data").or_insert_with(|| json!({}));
+    if user.is_empty() {
+        out.raw("user_data", json!({}));
+    } else {
+        out.obj("user_data", user);
     }
-    Ok(out)
+    out.obj("custom_data", custom);
+    if event.limited_data_use {
+        // LDU with country and state 0: Meta geolocates the event from its IP.
+        out.list("data_processing_options", vec![json!("LDU")])
+            .int("data_processing_options_country", Some(0))
+            .int("data_processing_options_state", Some(0));
+    }
+    Ok(out.into_value())
 }
 
 /// Meta's key for a neutral match-key name, for callers that map keys themselves.

@@ -1,7 +1,7 @@
 //! TikTok Events API 2.0 payload builder: the body of `POST /open_api/v1.3/event/track/`.
 
 use crate::error::ValidationError;
-use crate::event::{canonical_event_name, parse_events, strip_empty, BuildOptions, Event};
+use crate::event::{canonical_event_name, parse_events, BuildOptions, Event, Obj};
 use crate::normalize::Field;
 use serde_json::{json, Map, Value};
 
@@ -60,69 +60,85 @@ pub fn tiktok_event(event: &Event) -> Result<Value, ValidationError> {
             "is required by TikTok for web events (page.url)",
         ));
     }
-    let hashes = |field: Field| -> Vec<String> {
+    let hashes = |field: Field| -> Vec<Value> {
         event
             .key(field)
-            .map(|keys| keys.iter().map(|k| k.tiktok_hash()).collect())
+            .map(|keys| {
+                keys.iter()
+                    .map(|k| Value::String(k.tiktok_hash()))
+                    .collect()
+            })
             .unwrap_or_default()
     };
-    let user = json!({
-        "email": hashes(Field::Email),
-        "phone": hashes(Field::Phone),
-        "external_id": hashes(Field::ExternalId),
-        "ip": event.client_ip_address,
-        "user_agent": event.client_user_agent,
-        "ttclid": event.ttclid,
-        "ttp": event.ttp,
-        "locale": event.locale,
-    });
+    let mut user = Obj::new();
+    user.list("email", hashes(Field::Email))
+        .list("phone", hashes(Field::Phone))
+        .list("external_id", hashes(Field::ExternalId))
+        .str("ip", event.client_ip_address.as_ref())
+        .str("user_agent", event.client_user_agent.as_ref())
+        .str("ttclid", event.ttclid.as_ref())
+        .str("ttp", event.ttp.as_ref())
+        .str("locale", event.locale.as_ref());
     let contents: Vec<Value> = event
         .contents
         .iter()
         .map(|c| {
-            json!({
-                "content_id": c.id,
-                "content_name": c.title,
-                "content_category": c.category,
-                "price": c.item_price,
-                "quantity": c.quantity,
-                "brand": c.brand,
-            })
+            let mut item = Obj::new();
+            item.str("content_id", Some(&c.id))
+                .str("content_name", c.title.as_ref())
+                .str("content_category", c.category.as_ref())
+                .num("price", c.item_price.as_ref())
+                .num("quantity", c.quantity.as_ref())
+                .str("brand", c.brand.as_ref());
+            item.into_value()
         })
         .collect();
-    let mut properties = json!({
-        "contents": contents,
-        "content_ids": event.content_ids,
-        // TikTok warns when content_type comes without contents.
-        "content_type": if event.contents.is_empty() && event.content_ids.is_empty() { None } else { Some(event.content_type.clone().unwrap_or_else(|| "product".into())) },
-        "content_name": event.content_name,
-        "content_category": event.content_category,
-        "currency": event.currency,
-        "value": event.value,
-        "num_items": event.num_items,
-        "order_id": event.order_id,
-        "search_string": event.search_string,
+    // TikTok warns when content_type comes without contents.
+    let content_type = (!event.contents.is_empty() || !event.content_ids.is_empty()).then(|| {
+        event
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "product".into())
     });
-    if let Value::Object(map) = &mut properties {
-        for (k, v) in &event.extra_custom {
-            map.entry(k.clone()).or_insert_with(|| v.clone());
-        }
+    let mut properties = Obj::new();
+    properties
+        .list("contents", contents)
+        .list(
+            "content_ids",
+            event
+                .content_ids
+                .iter()
+                .cloned()
+                .map(Value::String)
+                .collect(),
+        )
+        .str("content_type", content_type.as_ref())
+        .str("content_name", event.content_name.as_ref())
+        .str("content_category", event.content_category.as_ref())
+        .str("currency", event.currency.as_ref())
+        .num("value", event.value.as_ref())
+        .int("num_items", event.num_items)
+        .str("order_id", event.order_id.as_ref())
+        .str("search_string", event.search_string.as_ref());
+    for (k, v) in &event.extra_custom {
+        properties.value(k, Some(v));
     }
-    let mut out = json!({
-        "event": tiktok_event_name(&event.event_name),
-        "event_time": event.event_time,
+    let mut page = Obj::new();
+    page.str("url", event.event_source_url.as_ref())
+        .str("referrer", event.referrer_url.as_ref());
+    let name = tiktok_event_name(&event.event_name).to_string();
+    let mut out = Obj::new();
+    out.str("event", Some(&name))
+        .int("event_time", Some(event.event_time))
         // TikTok rejects a numeric event_id (40002): always a string.
-        "event_id": event.event_id,
-        "user": user,
-        "properties": properties,
-        "page": {"url": event.event_source_url, "referrer": event.referrer_url},
-    });
-    strip_empty(&mut out);
+        .str("event_id", event.event_id.as_ref())
+        .obj("user", user)
+        .obj("properties", properties)
+        .obj("page", page);
     if event.limited_data_use {
-        if let Value::Object(map) = &mut out {
-            map.insert("limited_data_use".into(), json!(true));
-        }
+        out.bool("limited_data_use", Some(true));
     }
+    let out = out.into_value();
     Ok(out)
 }
 
