@@ -120,8 +120,10 @@ class ConversionsApiService(models.Model):
             since = fields.Datetime.now() - timedelta(hours=24)
             Event = self.env['conversions.api.event'].sudo()
             for state, count_domain in (
-                ('sent', [('state', '=', 'sent'), ('write_date', '>=', since)]),
-                ('failed', [('state', '=', 'failed'), ('write_date', '>=', since)]),
+                ('sent', [('state', '=', 'sent'), ('sent_date', '>=', since)]),
+                # Retention rewrites old rows; they must not count as fresh failures.
+                ('failed', [('state', '=', 'failed'), ('write_date', '>=', since),
+                            ('sanitized', '=', False)]),
                 ('pending', [('state', 'in', ('queued', 'retrying'))]),
             ):
                 groups = Event._read_group(
