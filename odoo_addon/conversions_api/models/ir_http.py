@@ -9,12 +9,17 @@ hook (controllers, sale.order, forms) calls ``ir.http._convapi_track``, which
 - keeps the browser copy with the same event id for the pixel of this page (or of the next
   page / the next ``/convapi/pixel/pending`` call when the request is not a page).
 
-A read-only transaction (Odoo 18/19 ``readonly=True`` routes, website pages) cannot insert
-rows: its server copies are queued after the transaction in a fresh cursor instead.
+The server copies are inserted into the outbox after the request's transaction commits, by a
+background thread with its own cursor: the shopper never waits for the outbox (about a dozen
+queries per event), and a read-only transaction (Odoo 18/19 ``readonly=True`` routes, website
+pages) has nothing to write. A rolled-back request queues nothing. Under tests (whose cursors
+drop post-commit hooks) they are inserted in the request's own transaction instead.
 """
 
 import json
 import logging
+import threading
+import time
 from functools import partial
 
 import psycopg2
@@ -23,6 +28,7 @@ from odoo.http import request
 from odoo.tools import config
 
 from .. import storefront
+from .storefront_service_cache import service_accepts
 
 _logger = logging.getLogger(__name__)
 
@@ -34,10 +40,10 @@ class StorefrontTracker:
 
     def __init__(self):
         self.blocked = None          # reason why this request tracks nothing, once known
-        self.services = None         # conversions.api.service records of the website
+        self.services = None         # ServiceInfo tuples of the website (cached config)
         self.context = None          # request_context passed to _enqueue
         self.browser_events = []     # pixel copies not yet rendered
-        self.deferred = []           # server copies waiting for a read/write cursor
+        self.deferred = []           # server copies, queued once the transaction commits
         self.page_view_done = False
         self.in_editor = False
 
@@ -50,8 +56,14 @@ def _tracker():
     return tracker
 
 
+def _enqueue_in_background(dbname, items):
+    thread = threading.Thread(target=_enqueue_in_new_cursor, args=(dbname, items),
+                              name='conversions_api.storefront', daemon=True)
+    thread.start()
+
+
 def _enqueue_in_new_cursor(dbname, items):
-    """Post-commit of a read-only transaction: queue its server events in their own cursor."""
+    """After the request's commit: queue its server events with their own cursor."""
     from odoo.modules.registry import Registry
     try:
         with Registry(dbname).cursor() as cr:
@@ -120,12 +132,17 @@ class IrHttp(models.AbstractModel):
         if not tracker.deferred:
             return
         items, tracker.deferred = tracker.deferred, []
-        if type(request.env.cr).__name__ == 'TestCursor':
-            # Test cursors drop post-commit hooks: let Odoo re-run the request read/write,
-            # exactly as it does when an endpoint writes in a read-only transaction.
-            raise psycopg2.errors.ReadOnlySqlTransaction(
-                'conversions_api: events queued in a read-only transaction')
-        request.env.cr.postcommit.add(partial(_enqueue_in_new_cursor, request.env.cr.dbname, items))
+        cr = request.env.cr
+        if type(cr).__name__ == 'TestCursor':
+            # Test cursors drop post-commit hooks: queue in the request's transaction, and for
+            # a read-only one let Odoo re-run the request read/write, as it does when an
+            # endpoint writes in a read-only transaction.
+            if getattr(cr, 'readonly', False):
+                raise psycopg2.errors.ReadOnlySqlTransaction(
+                    'conversions_api: events queued in a read-only transaction')
+            _enqueue_items(request.env, items)
+            return
+        cr.postcommit.add(partial(_enqueue_in_background, cr.dbname, items))
 
     @classmethod
     def _convapi_keep_pending(cls, tracker):
@@ -206,11 +223,14 @@ class IrHttp(models.AbstractModel):
         return None
 
     @classmethod
-    def _convapi_services(cls, tracker, website):
+    def _convapi_services(cls, tracker, website, event_name=None):
+        """The website's services (cached ServiceInfo), those accepting ``event_name`` if given."""
         if tracker.services is None:
             Service = request.env['conversions.api.service'].sudo()
-            tracker.services = Service._services_for_website(website)
-        return tracker.services
+            tracker.services = Service._storefront_services(website.id)
+        if event_name is None:
+            return tracker.services
+        return tuple(s for s in tracker.services if service_accepts(s, event_name))
 
     @classmethod
     def _convapi_consent(cls):
@@ -336,8 +356,7 @@ class IrHttp(models.AbstractModel):
         website = website or getattr(request, 'website', None)
         if not website:
             return None
-        services = cls._convapi_services(tracker, website)
-        services = services.filtered(lambda s: s._accepts_event(event_name))
+        services = cls._convapi_services(tracker, website, event_name)
         if not services:
             return None
         context = cls._convapi_request_context(tracker, services)
@@ -353,13 +372,11 @@ class IrHttp(models.AbstractModel):
                 'event_source_url': context['event_source_url'],
                 'referrer_url': context['referrer_url'],
                 'request_context': dict(context),
+                'event_time': int(time.time()),
             }
             if partner:
                 kwargs['partner_id'] = partner.id
-            if getattr(request.env.cr, 'readonly', False):
-                tracker.deferred.append((event_name, kwargs))
-            else:
-                _enqueue_items(request.env, [(event_name, kwargs)])
+            tracker.deferred.append((event_name, kwargs))
         if browser and context['consent'] == 'granted':
             pixel_event = cls._convapi_pixel_event(event_name, event_id, custom_data, services)
             if pixel_event:
@@ -369,7 +386,7 @@ class IrHttp(models.AbstractModel):
     @classmethod
     def _convapi_pixel_event(cls, event_name, event_id, custom_data, services):
         import convapi
-        pixels = services.filtered(lambda s: s.browser_pixel and s.pixel_id)
+        pixels = [s for s in services if s.browser_pixel and s.pixel_id]
         meta = sorted({s.pixel_id for s in pixels if s.platform == 'meta'})
         tiktok = sorted({s.pixel_id for s in pixels if s.platform == 'tiktok'})
         if not meta and not tiktok:
@@ -394,8 +411,7 @@ class IrHttp(models.AbstractModel):
             website = website or getattr(request, 'website', None)
             if tracker.blocked or tracker.in_editor or not website:
                 return False
-            services = cls._convapi_services(tracker, website).filtered(
-                lambda s: s._accepts_event(event_name))
+            services = cls._convapi_services(tracker, website, event_name)
             if not services or cls._convapi_consent() != 'granted':
                 return False
             pixel_event = cls._convapi_pixel_event(event_name, event_id, custom_data, services)
@@ -438,7 +454,7 @@ class IrHttp(models.AbstractModel):
         if tracker.blocked:
             return ''
         services = cls._convapi_services(tracker, request.website)
-        pixels = services.filtered(lambda s: s.browser_pixel and s.pixel_id)
+        pixels = [s for s in services if s.browser_pixel and s.pixel_id]
         if not pixels or cls._convapi_consent() != 'granted':
             return ''
         events = list(request.session.pop(SESSION_PENDING_KEY, None) or [])

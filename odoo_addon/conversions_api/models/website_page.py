@@ -13,8 +13,8 @@ class WebsitePage(models.Model):
         def _allow_to_use_cache(self, request_):
             allowed = super()._allow_to_use_cache(request_)
             if allowed and request and getattr(request, 'website', None):
-                services = self.env['conversions.api.service'].sudo()._services_for_website(
-                    request.website)
+                services = self.env['conversions.api.service'].sudo()._storefront_services(
+                    request.website.id)
                 if services:
                     return False
             return allowed
