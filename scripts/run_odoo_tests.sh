@@ -20,6 +20,7 @@
 #                        "skip" (do not build or install convapi)
 #   ODOO_COMMUNITY_ONLY  1 (default): if the tree also ships enterprise (OEEL) addons, run from a cached
 #                        symlink view of the tree without them, so they are not auto-installed; 0: use as is
+#   ODOO_CARGO_TARGET_DIR  cargo target dir for the convapi wheel (default: <repo>/target/odoo-wheel)
 #   ODOO_CACHE_DIR       where those views live (default: ${XDG_CACHE_HOME:-~/.cache}/convapi-odoo)
 #   ODOO_LOG_DIR         where logs go (default: a new mktemp -d directory, kept)
 #   ODOO_TIMEOUT         seconds per Odoo run (default: 3600)
@@ -215,8 +216,11 @@ install_convapi() {  # install_convapi <python>
             "$py" -m pip install -q maturin && maturin=$(dirname "$py")/maturin
         fi
         log "building convapi from $REPO_ROOT (maturin build --release)"
-        if [ -n "$maturin" ] && (cd "$REPO_ROOT" && "$maturin" build --release -q -i "$py" -o "$WHEEL_DIR") \
-                > "$LOG_DIR/convapi-build.log" 2>&1; then
+        # A target dir of its own: maturin build and the developers' maturin develop would otherwise
+        # take turns invalidating each other's artifacts and waiting on the same cargo lock.
+        if [ -n "$maturin" ] && (cd "$REPO_ROOT" \
+                && CARGO_TARGET_DIR=${ODOO_CARGO_TARGET_DIR:-$REPO_ROOT/target/odoo-wheel} \
+                   "$maturin" build --release -q -i "$py" -o "$WHEEL_DIR") > "$LOG_DIR/convapi-build.log" 2>&1; then
             WHEEL_STATE=ok
         else
             log "convapi build failed, see $LOG_DIR/convapi-build.log:"
