@@ -115,16 +115,15 @@ def _amount(value):
 def product_content(product, quantity=1.0, price=None):
     """One ``contents`` item (neutral keys) for a product.product."""
     product = product.sudo()
-    category = product.categ_id.display_name if product.categ_id else None
     public_categ = getattr(product, 'public_categ_ids', None)
-    if public_categ:
-        category = public_categ[0].display_name
+    # names only: display names of categories walk their parents (queries per request)
+    category = public_categ[:1].name if public_categ else product.categ_id.name
     return {
         'id': str(product.id),
         'quantity': quantity,
         'item_price': _amount(product.lst_price if price is None else price),
-        'title': product.display_name or product.name,
-        'category': category,
+        'title': product.name,
+        'category': category or None,
     }
 
 

@@ -67,15 +67,24 @@ class ConversionsApiWebsiteSale(WebsiteSale):
         qcontext = getattr(response, 'qcontext', None) or {}
         if not qcontext.get('product'):
             return  # a redirect or an error page
-        info = qcontext.get('combination_info')
-        if not info:
-            info = product._get_combination_info()
-        variant = request.env['product.product'].browse(info.get('product_id')).exists()
-        variant = variant or product.product_variant_id
-        content = storefront.product_content(variant, 1, info.get('price'))
-        currency = info.get('currency') or request.website.currency_id
-        _track('ViewContent', custom_data=storefront.contents_custom_data(
-            [content], getattr(currency, 'name', None)))
+        info = qcontext.get('combination_info') or {}
+
+        def track_view_content():
+            # Run when the page is rendered: the product's fields are cached by then. 19 puts the
+            # displayed price in the qcontext; 17/18 compute it inside the template only, and
+            # computing it again costs more than the whole tracking, hence the list price.
+            variant = product.product_variant_id
+            if info.get('product_id') and info['product_id'] != variant.id:
+                variant = request.env['product.product'].browse(info['product_id'])
+            price = info.get('price')
+            if price is None:
+                price = product.list_price
+            content = storefront.product_content(variant, 1, price)
+            currency = info.get('currency') or request.website.currency_id
+            _track('ViewContent', custom_data=storefront.contents_custom_data(
+                [content], getattr(currency, 'name', None)))
+
+        request.env['ir.http']._convapi_track_later(track_view_content)
 
     if ODOO_VERSION < 18:
         @http.route()

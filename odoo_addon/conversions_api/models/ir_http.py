@@ -45,6 +45,7 @@ class StorefrontTracker:
         self.browser_events = []     # pixel copies not yet rendered
         self.deferred = []           # server copies, queued once the transaction commits
         self.page_view_done = False
+        self.later = []              # tracking deferred to the page rendering (cheaper there)
         self.in_editor = False
 
 
@@ -115,6 +116,7 @@ class IrHttp(models.AbstractModel):
                 _logger.exception('conversions_api: route event hook failed')
         tracker = getattr(request, '_convapi_tracker', None)
         if tracker is not None:
+            cls._convapi_run_later(tracker)
             try:
                 cls._convapi_flush_deferred(tracker)
             except psycopg2.errors.ReadOnlySqlTransaction:
@@ -126,6 +128,25 @@ class IrHttp(models.AbstractModel):
             except Exception:
                 _logger.exception('conversions_api: could not keep pixel events for later')
         super()._post_dispatch(response)
+
+    @classmethod
+    def _convapi_track_later(cls, callback):
+        """Run ``callback`` (which tracks something) when the page renders, or at the latest
+        after the endpoint: values a template reads anyway are then already in cache."""
+        tracker = cls._convapi_current_tracker()  # None for bots, prefetches, previews
+        if tracker is not None:
+            tracker.later.append(callback)
+
+    @classmethod
+    def _convapi_run_later(cls, tracker):
+        callbacks, tracker.later = tracker.later, []
+        for callback in callbacks:
+            try:
+                callback()
+            except psycopg2.errors.ReadOnlySqlTransaction:
+                raise
+            except Exception:
+                _logger.exception('conversions_api: deferred tracking failed')
 
     @classmethod
     def _convapi_flush_deferred(cls, tracker):
@@ -451,6 +472,7 @@ class IrHttp(models.AbstractModel):
                 and (status_code or 200) == 200):
             tracker.page_view_done = True
             cls._convapi_track('PageView')
+        cls._convapi_run_later(tracker)
         if tracker.blocked:
             return ''
         services = cls._convapi_services(tracker, request.website)
