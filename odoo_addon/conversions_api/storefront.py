@@ -115,9 +115,9 @@ def _amount(value):
 def product_content(product, quantity=1.0, price=None):
     """One ``contents`` item (neutral keys) for a product.product."""
     product = product.sudo()
-    public_categ = getattr(product, 'public_categ_ids', None)
-    # names only: display names of categories walk their parents (queries per request)
-    category = public_categ[:1].name if public_categ else product.categ_id.name
+    # the internal category's own name: display names walk the parents, and the eCommerce
+    # categories are a many2many; both cost queries in the shopper's request
+    category = product.categ_id.name
     return {
         'id': str(product.id),
         'quantity': quantity,

@@ -97,8 +97,9 @@ class SaleOrder(models.Model):
         if not _website_request() or not isinstance(result, dict):
             return
         try:
-            line = self.env['sale.order.line'].browse(result.get('line_id') or [])
-            line = line.exists()
+            line_id = result.get('line_id')
+            # the cart's lines are in cache after the update; exists() would be one more query
+            line = self.order_line.filtered(lambda sol: sol.id == line_id) if line_id else None
             if not line:
                 return
             added = line.product_uom_qty - before.get(line.id, 0.0)
