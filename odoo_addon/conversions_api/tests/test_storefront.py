@@ -405,3 +405,28 @@ class TestStorefrontOptionalModules(StorefrontCase):
         self.assertEqual(len(subscribe), 2)
         self.assertEqual(one(self.meta(subscribe)['user']['em']),
                          hashed_email('Reader@Example.com'))
+
+
+@tagged('post_install', '-at_install')
+class TestStorefrontSignup(StorefrontCase):
+
+    def test_signup_complete_registration(self):
+        self.env['ir.config_parameter'].sudo().set_param('auth_signup.invitation_scope', 'b2c')
+        page = self.get('/web/signup')
+        self.assertEqual(page.status_code, 200)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        self.assertTrue(csrf, 'sign-up form rendered')
+        start = self.last_event_id()
+        response = self.url_open('/web/signup', data={
+            'csrf_token': csrf.group(1), 'login': 'New.Customer@Example.com',
+            'name': 'New Customer', 'password': 'a-Long-passw0rd!', 'confirm_password':
+            'a-Long-passw0rd!', 'redirect': '',
+        }, headers={'Origin': self.origin(), 'Referer': self.origin() + '/web/signup'})
+        self.assertLess(response.status_code, 400)
+        registration = self.queued('CompleteRegistration', start)
+        self.assertEqual(len(registration), 2)
+        user = self.meta(registration)['user']
+        self.assertEqual(one(user['em']), hashed_email('New.Customer@Example.com'))
+        partner = self.env['res.users'].search([('login', '=', 'New.Customer@Example.com')])
+        self.assertEqual(one(user['external_id']), convapi.hash_value(
+            convapi.normalize('external_id', str(partner.partner_id.id))))
