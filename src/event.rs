@@ -309,7 +309,7 @@ impl Event {
         if now - event_time > MAX_EVENT_AGE {
             return Err(ValidationError::new(
                 "event_time",
-                "is older than 7 days; Meta rejects the whole batch for such an event",
+                "is older than 7 days (Meta rejects a whole batch holding such an event)",
             ));
         }
         // Client clocks run ahead: a future time is clamped to now rather than rejected.
