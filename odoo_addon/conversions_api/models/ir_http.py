@@ -206,7 +206,9 @@ class IrHttp(models.AbstractModel):
             for key, value in params.items():
                 if not isinstance(value, str):
                     continue
-                field = key.split('-', 1)[-1]
+                # website_event names attendee inputs "<attendee>-<question type>-<question id>"
+                parts = key.split('-')
+                field = parts[1] if len(parts) == 3 else parts[-1]
                 if field == 'email' and 'email' not in user_data:
                     user_data['email'] = value
                 elif field == 'phone' and 'phone' not in user_data:
