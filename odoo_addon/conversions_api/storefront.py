@@ -193,10 +193,10 @@ def browser_data(platform, custom):
                 data[key] = custom[key]
     else:
         if contents:
-            data['contents'] = [{
+            data['contents'] = [{key: value for key, value in {
                 'content_id': c['id'], 'quantity': c.get('quantity'), 'price': c.get('item_price'),
                 'content_name': c.get('title'), 'content_category': c.get('category'),
-            } for c in contents]
+            }.items() if value is not None} for c in contents]
         for key in ('content_type', 'num_items', 'order_id', 'search_string'):
             if custom.get(key) not in (None, ''):
                 data[key] = custom[key]
