@@ -1,5 +1,9 @@
 """Storefront helpers without HTTP: click-id formats, bots, the read-only deferral, the script."""
 
+import json
+import shutil
+import subprocess
+
 from odoo.tests import tagged
 
 from .. import storefront
@@ -45,6 +49,38 @@ class TestStorefrontHelpers(ConversionsApiCase):
         self.assertIn('fbq("trackSingle","123","ViewContent"', script)
         self.assertIn('{"eventID":"vc-1"}', script)
         self.assertIn('ttq.instance("TT").track("ViewContent",{},{"event_id":"vc-1"})', script)
+
+
+    def test_pixel_script_runs_in_a_js_engine(self):
+        """The inline script, run by node with the usual DOM stubs, queues the right calls."""
+        node = shutil.which('node')
+        if not node:
+            self.skipTest('node is not installed')
+        event = {'name': 'AddToCart', 'tiktok_name': 'AddToCart', 'event_id': 'atc-42',
+                 'meta': ['111'], 'tiktok': ['TT1'],
+                 'meta_data': {'value': 10.0, 'currency': 'EUR'},
+                 'tiktok_data': {'value': 10.0, 'currency': 'EUR'}}
+        html = str(storefront.pixel_script(['111'], ['TT1'], [event], limited_data_use=True))
+        script = html[len('<script id="convapi_pixel">'):-len('</script>')]
+        harness = (
+            'global.window = global;'
+            'const el = {parentNode: {insertBefore() {}}};'
+            'global.document = {createElement: () => ({}), getElementsByTagName: () => [el]};'
+            + script +
+            ';console.log(JSON.stringify({fbq: window.fbq.queue.map(a => Array.from(a)),'
+            ' ttq: window.ttq._i.TT1}));'
+        )
+        out = subprocess.run([node, '-e', harness], capture_output=True, text=True, check=True,
+                             timeout=30)
+        calls = json.loads(out.stdout)
+        self.assertEqual(calls['fbq'], [
+            ['dataProcessingOptions', ['LDU'], 0, 0],
+            ['init', '111'],
+            ['trackSingle', '111', 'AddToCart', {'currency': 'EUR', 'value': 10},
+             {'eventID': 'atc-42'}],
+        ])
+        self.assertEqual(calls['ttq'], [
+            ['track', 'AddToCart', {'currency': 'EUR', 'value': 10}, {'event_id': 'atc-42'}]])
 
 
 @tagged('post_install', '-at_install')
