@@ -7,11 +7,10 @@ import hashlib
 import time
 from decimal import Decimal
 
+import convapi
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import convapi
 
 
 def sha(value: str) -> str:
@@ -67,7 +66,11 @@ def test_spec_examples() -> None:
             {
                 "event_name": "Lead",
                 "action_source": "system_generated",
-                "user": {"phone": "(650)555-1212", "country": "US", "email": "John_Smith@gmail.com"},
+                "user": {
+                    "phone": "(650)555-1212",
+                    "country": "US",
+                    "email": "John_Smith@gmail.com",
+                },
             }
         ]
     )
@@ -156,7 +159,13 @@ def full_purchase(**overrides: object) -> dict:
             "value": Decimal("59.80"),
             "currency": "eur",
             "contents": [
-                {"id": "SKU-1", "quantity": 2, "item_price": 29.9, "title": "Mug", "category": "Kitchen"}
+                {
+                    "id": "SKU-1",
+                    "quantity": 2,
+                    "item_price": 29.9,
+                    "title": "Mug",
+                    "category": "Kitchen",
+                }
             ],
             "content_type": "product",
             "order_id": "S00042",
@@ -256,7 +265,12 @@ def test_event_names_map_to_tiktok() -> None:
 
 def test_limited_data_use_and_empty_values() -> None:
     event = full_purchase(limited_data_use=True)
-    event["custom"] = {**event["custom"], "content_ids": [], "content_name": "", "search_string": None}
+    event["custom"] = {
+        **event["custom"],
+        "content_ids": [],
+        "content_name": "",
+        "search_string": None,
+    }
     meta = convapi.build_meta_payload([event])["data"][0]
     assert meta["data_processing_options"] == ["LDU"]
     for key in ("content_ids", "content_name", "search_string"):

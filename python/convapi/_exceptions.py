@@ -52,7 +52,7 @@ def _rebuild(cls: type, args: tuple, state: dict) -> BaseException:
 
 
 class ApiError(SendError):
-    """The platform answered with an error: Meta ``error.code``/``error_subcode`` or TikTok ``code``."""
+    """The platform answered with an error: Meta ``error.code``, TikTok ``code``."""
 
     def __init__(
         self,
