@@ -244,13 +244,27 @@ fn normalize_phone(value: &str, country: Option<&str>) -> Result<String, Validat
 /// that do not fit) returns `None` and goes through the parser.
 fn fast_e164(cleaned: &str, country: Option<&str>) -> Option<String> {
     use phonenumber::metadata::DATABASE;
+    // Possible lengths sit on the number types (the general one is often empty in this data).
     let possible = |meta: &phonenumber::Metadata, national: &str| {
+        let len = national.len() as u16;
+        let d = meta.descriptors();
         !national.is_empty()
-            && meta
-                .descriptors()
-                .general()
-                .possible_length()
-                .contains(&(national.len() as u16))
+            && [
+                Some(d.general()),
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.personal_number(),
+                d.voip(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|desc| desc.possible_length().contains(&len))
     };
     // The trunk prefix, when the region's parsing rule is exactly that prefix.
     let trunk = |meta: &phonenumber::Metadata| -> Option<Option<String>> {
@@ -265,15 +279,19 @@ fn fast_e164(cleaned: &str, country: Option<&str>) -> Option<String> {
         }
     };
     let national_of = |meta: &phonenumber::Metadata, digits: &str| -> Option<String> {
-        if possible(meta, digits) && !digits.starts_with('0') {
-            return Some(digits.to_string());
-        }
         let prefix = trunk(meta)?;
-        match prefix.as_deref().and_then(|p| digits.strip_prefix(p)) {
-            Some(rest) if possible(meta, rest) => Some(rest.to_string()),
-            _ if possible(meta, digits) && prefix.is_none() => Some(digits.to_string()),
-            _ => None,
-        }
+        let national = match prefix.as_deref() {
+            Some(p) if digits.starts_with(p) => {
+                let rest = &digits[p.len()..];
+                // A significant number does not start with its country's trunk prefix.
+                if rest.starts_with(p) {
+                    return None;
+                }
+                rest
+            }
+            _ => digits,
+        };
+        possible(meta, national).then(|| national.to_string())
     };
     if let Some(digits) = cleaned.strip_prefix('+') {
         for len in 1..=3.min(digits.len()) {
@@ -291,6 +309,11 @@ fn fast_e164(cleaned: &str, country: Option<&str>) -> Option<String> {
         return None;
     }
     let meta = DATABASE.by_id(country?.to_ascii_uppercase().as_str())?;
+    // A national number that starts with the country code may be one written without its '+':
+    // only the parser's validity rules can tell.
+    if cleaned.starts_with(&meta.country_code().to_string()) {
+        return None;
+    }
     let national = national_of(meta, cleaned)?;
     Some(format!("+{}{national}", meta.country_code()))
 }
@@ -524,6 +547,31 @@ mod tests {
         assert_eq!(bad("phone", "call me", None).field, "phone");
         assert_eq!(bad("phone", "+1 000", None).field, "phone");
         assert!(bad("phone", "0612345678", None).message.contains("country"));
+    }
+
+    #[test]
+    fn common_phones_take_the_fast_path() {
+        assert_eq!(
+            fast_e164("+33612345678", None).as_deref(),
+            Some("+33612345678")
+        );
+        assert_eq!(
+            fast_e164("0612345678", Some("fr")).as_deref(),
+            Some("+33612345678")
+        );
+        assert_eq!(
+            fast_e164("+330612345678", None).as_deref(),
+            Some("+33612345678")
+        );
+        assert_eq!(
+            fast_e164("6505551212", Some("us")).as_deref(),
+            Some("+16505551212")
+        );
+        assert_eq!(
+            fast_e164("+390612345678", None).as_deref(),
+            Some("+390612345678")
+        );
+        assert_eq!(fast_e164("+1000", None), None);
     }
 
     #[test]
