@@ -112,6 +112,12 @@ def _amount(value):
     return round(float(value or 0.0), 2)
 
 
+def item_quantity(quantity):
+    """Meta refuses a non-integer ``contents[].quantity`` (Odoo quantities are floats)."""
+    quantity = float(quantity or 0)
+    return int(quantity) if quantity.is_integer() else max(1, round(quantity))
+
+
 def product_content(product, quantity=1.0, price=None):
     """One ``contents`` item (neutral keys) for a product.product."""
     product = product.sudo()
@@ -120,7 +126,7 @@ def product_content(product, quantity=1.0, price=None):
     category = product.categ_id.name
     return {
         'id': str(product.id),
-        'quantity': quantity,
+        'quantity': item_quantity(quantity),
         'item_price': _amount(product.lst_price if price is None else price),
         'title': product.name,
         'category': category or None,

@@ -32,7 +32,7 @@ class TestStorefrontFunnel(StorefrontCase):
         # -- product page, arriving from a Meta and a TikTok ad ---------------------------
         self.opener.cookies.set('_fbp', FBP)
         self.opener.cookies.set('_ttp', TTP)
-        start = self.last_event_id()
+        start = funnel_start = self.last_event_id()
         response = self.get(f'{self.product_url()}?fbclid={FBCLID}&ttclid={TTCLID}')
         self.assertEqual(response.status_code, 200)
 
@@ -86,6 +86,8 @@ class TestStorefrontFunnel(StorefrontCase):
         self.assertEqual(len(add), 2)
         add_payload = self.meta(add)
         self.assertEqual(add_payload['custom']['contents'][0]['quantity'], 2)
+        self.assertIsInstance(add_payload['custom']['contents'][0]['quantity'], int,
+                              'Meta requires an integer quantity')
         self.assertAlmostEqual(add_payload['custom']['value'], 200.0)
         self.assertEqual(add_payload['user']['fbc'], fbc)
 
@@ -169,6 +171,17 @@ class TestStorefrontFunnel(StorefrontCase):
         # a later confirmation path (a second post-processing run) queues nothing more
         order._convapi_queue_purchase()
         self.assertEqual(len(self.queued('Purchase', start)), 2)
+
+        # -- delivery: the fake platforms accept every event of the funnel ----------------
+        self.Event.sudo()._flush_outbox()
+        funnel = self.Event.sudo().search([('id', '>', funnel_start)])
+        self.assertEqual(set(funnel.mapped('state')), {'sent'}, funnel.mapped('error'))
+        received = {(e['event_name'], e['event_id']) for e in self.fake.meta_events(META_PIXEL)}
+        for name in ('PageView', 'ViewContent', 'AddToCart', 'InitiateCheckout', 'Purchase'):
+            row = funnel.filtered(lambda e, n=name: e.event_name == n)[:1]
+            self.assertIn((name, row.event_id), received)
+        tiktok = {(e['event'], e['event_id']) for e in self.fake.tiktok_events(TIKTOK_PIXEL)}
+        self.assertIn(('Purchase', f'purchase-{order.id}'), tiktok)
 
     def test_website_page_view(self):
         """A CMS page (served read-only by Odoo 18/19): PageView, server and pixel, same id."""

@@ -24,6 +24,12 @@ class TestStorefrontHelpers(ConversionsApiCase):
         self.assertFalse(storefront.fbc_needs_update(fbc, None))
         self.assertRegex(storefront.make_fbp(), r'^fb\.1\.\d{13}\.\d{10}$')
 
+    def test_item_quantity_is_an_integer(self):
+        self.assertEqual(storefront.item_quantity(2.0), 2)
+        self.assertIsInstance(storefront.item_quantity(2.0), int)
+        self.assertEqual(storefront.item_quantity(0.4), 1)
+        self.assertEqual(storefront.item_quantity(2.6), 3)
+
     def test_bots_and_prefetch(self):
         for agent in ('Googlebot/2.1', 'facebookexternalhit/1.1', 'Mozilla/5.0 HeadlessChrome/120',
                       'Slackbot-LinkExpanding 1.0', 'curl/8.0', '', None):
