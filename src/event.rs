@@ -500,32 +500,29 @@ impl Event {
                 .as_array()
                 .ok_or_else(|| ValidationError::new("contents", "must be a list of objects"))?;
             for (i, item) in items.iter().enumerate().filter(|(_, v)| !is_empty(v)) {
-                let field = format!("contents[{i}]");
+                // The item's position is only formatted into an error, never on success.
+                let at = |e: ValidationError| e.within(&format!("contents[{i}]"));
                 let obj = item
                     .as_object()
-                    .ok_or_else(|| ValidationError::new(field.clone(), "must be an object"))?;
-                let sub = |k: &str| format!("{field}.{k}");
-                let id = opt_string(obj, "id", &sub("id"))?
-                    .or(opt_string(obj, "content_id", &sub("id"))?)
-                    .ok_or_else(|| ValidationError::new(sub("id"), "is required"))?;
+                    .ok_or_else(|| at(ValidationError::new("", "must be an object")))?;
+                let either =
+                    |a: &str, b: &str, field: &str| -> Result<Option<String>, ValidationError> {
+                        Ok(opt_string(obj, a, field)?.or(opt_string(obj, b, field)?))
+                    };
+                let id = either("id", "content_id", "id")
+                    .map_err(at)?
+                    .ok_or_else(|| at(ValidationError::new("id", "is required")))?;
+                let item_price = match opt_number(obj, "item_price", "item_price").map_err(at)? {
+                    Some(p) => Some(p),
+                    None => opt_number(obj, "price", "item_price").map_err(at)?,
+                };
                 self.contents.push(Content {
                     id,
-                    quantity: opt_number(obj, "quantity", &sub("quantity"))?,
-                    item_price: match opt_number(obj, "item_price", &sub("item_price"))? {
-                        Some(p) => Some(p),
-                        None => opt_number(obj, "price", &sub("item_price"))?,
-                    },
-                    title: opt_string(obj, "title", &sub("title"))?.or(opt_string(
-                        obj,
-                        "content_name",
-                        &sub("title"),
-                    )?),
-                    category: opt_string(obj, "category", &sub("category"))?.or(opt_string(
-                        obj,
-                        "content_category",
-                        &sub("category"),
-                    )?),
-                    brand: opt_string(obj, "brand", &sub("brand"))?,
+                    quantity: opt_number(obj, "quantity", "quantity").map_err(at)?,
+                    item_price,
+                    title: either("title", "content_name", "title").map_err(at)?,
+                    category: either("category", "content_category", "category").map_err(at)?,
+                    brand: opt_string(obj, "brand", "brand").map_err(at)?,
                 });
             }
         }

@@ -248,6 +248,14 @@ mod tests {
                 json!({"event_name": "Lead", "action_source": "web"}),
                 "events[0].action_source",
             ),
+            (
+                json!({"event_name": "Lead", "action_source": "system_generated", "custom": {"contents": [{"id": "A"}, {"quantity": 1}]}}),
+                "events[0].custom.contents[1].id",
+            ),
+            (
+                json!({"event_name": "Lead", "action_source": "system_generated", "custom": {"contents": [{"id": "A", "item_price": "x"}]}}),
+                "events[0].custom.contents[0].item_price",
+            ),
         ];
         for (event, field) in cases {
             let err = build_meta_payload(std::slice::from_ref(&event), None, &opts())
