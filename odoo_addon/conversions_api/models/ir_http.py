@@ -18,6 +18,7 @@ drop post-commit hooks) they are inserted in the request's own transaction inste
 
 import json
 import logging
+import re
 import threading
 import time
 from functools import partial
@@ -33,6 +34,7 @@ from .storefront_service_cache import service_accepts
 _logger = logging.getLogger(__name__)
 
 SESSION_PENDING_KEY = 'convapi_pixel_pending'
+PIXEL_SLOT = re.compile(rb'<script type="text/plain" id="convapi_pixel_slot">\s*</script>')
 
 
 class StorefrontTracker:
@@ -108,6 +110,7 @@ class IrHttp(models.AbstractModel):
     @classmethod
     def _post_dispatch(cls, response):
         if request.db and getattr(request, 'is_frontend', False):
+            cls._convapi_fill_pixel_slot(response)
             try:
                 cls._convapi_route_events(response)
             except psycopg2.errors.ReadOnlySqlTransaction:
@@ -128,6 +131,28 @@ class IrHttp(models.AbstractModel):
             except Exception:
                 _logger.exception('conversions_api: could not keep pixel events for later')
         super()._post_dispatch(response)
+
+    @classmethod
+    def _convapi_fill_pixel_slot(cls, response):
+        """Put this visit's pixel script (PageView included) in the page's static slot.
+
+        Done on the finished HTML so that cached page parts never freeze event ids.
+        """
+        try:
+            if (getattr(response, 'status_code', 0) != 200
+                    or getattr(response, 'direct_passthrough', False)
+                    or 'text/html' not in (response.headers.get('Content-Type') or '')):
+                return
+            body = response.get_data()
+            match = PIXEL_SLOT.search(body)
+            if not match:
+                return
+            markup = cls._convapi_pixel_markup(status_code=200)
+            response.set_data(body[:match.start()] + str(markup).encode() + body[match.end():])
+        except psycopg2.errors.ReadOnlySqlTransaction:
+            raise
+        except Exception:
+            _logger.exception('conversions_api: could not fill the pixel slot')
 
     @classmethod
     def _convapi_track_later(cls, callback):
