@@ -6,5 +6,4 @@ from . import tiktok_events_api
 from . import res_config_settings
 from . import ir_http
 from . import sale_order
-from . import website_page
 from . import storefront_service_cache

@@ -208,16 +208,17 @@ class TestStorefrontFunnel(StorefrontCase):
 
     def test_cached_pages_get_fresh_event_ids(self):
         """17/18 cache the product page body (t-cache), 19 whole pages: ids must not freeze."""
-        seen = []
-        for _i in range(3):
-            start = self.last_event_id()
-            response = self.get(self.product_url())
-            pixel = self.pixel_event_ids(response.text)
-            page_view = self.queued('PageView', start)
-            self.assertEqual(len(page_view), 2)
-            self.assertIn(('PageView', page_view[0].event_id), pixel['meta'])
-            seen.append(page_view[0].event_id)
-        self.assertEqual(len(set(seen)), 3)
+        for url in (self.product_url(), '/contactus'):
+            seen = []
+            for _i in range(3):
+                start = self.last_event_id()
+                response = self.get(url)
+                pixel = self.pixel_event_ids(response.text)
+                page_view = self.queued('PageView', start)
+                self.assertEqual(len(page_view), 2, url)
+                self.assertIn(('PageView', page_view[0].event_id), pixel['meta'])
+                seen.append(page_view[0].event_id)
+            self.assertEqual(len(set(seen)), 3, url)
 
     def test_search(self):
         start = self.last_event_id()
