@@ -427,6 +427,24 @@ fn send_result(py: Python<'_>, r: sender::SendResult) -> PyResult<SendResult> {
     })
 }
 
+/// Converts the events, sends them with the GIL released, and maps the outcome to Python.
+fn send_released<F>(
+    py: Python<'_>,
+    events: &Bound<'_, PyAny>,
+    strict: bool,
+    send: F,
+) -> PyResult<SendResult>
+where
+    F: FnOnce(&[Value], &BuildOptions) -> Result<sender::SendResult, SendError> + Send,
+{
+    let events = events_arg(events)?;
+    let opts = options(strict);
+    match py.detach(|| send(&events, &opts)) {
+        Ok(r) => send_result(py, r),
+        Err(e) => Err(send_error(py, &e)),
+    }
+}
+
 /// Sends events to Meta's Conversions API; the token travels in the body, never in the URL.
 #[pyclass(module = "convapi", frozen)]
 struct MetaSender {
@@ -475,13 +493,9 @@ impl MetaSender {
         test_event_code: Option<&str>,
         strict: bool,
     ) -> PyResult<SendResult> {
-        let events = events_arg(events)?;
-        let opts = options(strict);
-        let result = py.detach(|| self.inner.send_with(&events, test_event_code, &opts));
-        match result {
-            Ok(r) => send_result(py, r),
-            Err(e) => Err(send_error(py, &e)),
-        }
+        send_released(py, events, strict, |events, opts| {
+            self.inner.send_with(events, test_event_code, opts)
+        })
     }
 
     #[getter]
@@ -555,13 +569,9 @@ impl TikTokSender {
         test_event_code: Option<&str>,
         strict: bool,
     ) -> PyResult<SendResult> {
-        let events = events_arg(events)?;
-        let opts = options(strict);
-        let result = py.detach(|| self.inner.send_with(&events, test_event_code, &opts));
-        match result {
-            Ok(r) => send_result(py, r),
-            Err(e) => Err(send_error(py, &e)),
-        }
+        send_released(py, events, strict, |events, opts| {
+            self.inner.send_with(events, test_event_code, opts)
+        })
     }
 
     #[getter]
