@@ -466,10 +466,10 @@ fn normalize_state(value: &str, country: Option<&str>) -> Result<String, Validat
             letters_and_digits(value).ok_or_else(|| ValidationError::new("state", "has no letters"))
         }
         // No country: a US state name is by far the likeliest meaning of a full state name.
-        None => Ok(geo::state_code("us", value)
+        None => geo::state_code("us", value)
             .map(str::to_string)
             .or_else(|| letters_and_digits(value))
-            .ok_or_else(|| ValidationError::new("state", "has no letters"))?),
+            .ok_or_else(|| ValidationError::new("state", "has no letters")),
     }
 }
 

@@ -338,7 +338,6 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
 
 #[allow(clippy::too_many_arguments)]
 fn config(
-    py: Python<'_>,
     base_url: Option<String>,
     timeout: f64,
     connect_timeout: f64,
@@ -347,7 +346,6 @@ fn config(
     backoff_max: f64,
     max_retry_after: f64,
 ) -> PyResult<SenderConfig> {
-    let _ = py;
     Ok(SenderConfig {
         base_url,
         timeout: seconds("timeout", timeout)?,
@@ -470,7 +468,6 @@ impl MetaSender {
         max_retry_after: f64,
     ) -> PyResult<Self> {
         let cfg = config(
-            py,
             base_url,
             timeout,
             connect_timeout,
@@ -546,7 +543,6 @@ impl TikTokSender {
         max_retry_after: f64,
     ) -> PyResult<Self> {
         let cfg = config(
-            py,
             base_url,
             timeout,
             connect_timeout,
