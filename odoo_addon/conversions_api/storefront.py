@@ -1,10 +1,13 @@
 """Pure helpers of the storefront tracking: bots, click ids, event payloads, the pixel script."""
 
 import json
+import math
 import random
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 
 from markupsafe import Markup
 
@@ -53,6 +56,60 @@ FORM_MODEL_EVENTS = {
 }
 # Forms that are steps of another flow, not a lead.
 FORM_MODELS_IGNORED = ('sale.order', 'shop.sale.order')
+
+
+# Rate of POST /convapi/pixel/pending: a page asks after each AJAX add, form or wishlist click.
+PENDING_RATE_SESSION = (20, 0.5)    # per visitor session: a burst of 20, then one every 2 s
+PENDING_RATE_IP = (120, 2.0)        # per client IP (several shoppers may share one): 120, 2/s
+RATE_LIMIT_MAX_KEYS = 10000
+
+
+class RateLimiter:
+    """Token buckets keyed by visitor, in a bounded LRU local to the process.
+
+    ``hit(key)`` takes one token from the key's bucket (``capacity`` tokens, refilled at
+    ``per_second``) and answers 0 when allowed, else the seconds until a token is back. The least
+    recently seen keys are forgotten beyond ``max_keys`` (a forgotten visitor starts full again,
+    so memory stays bounded whatever the traffic). Thread-safe (threaded Odoo serves requests
+    from several threads of one process).
+    """
+
+    def __init__(self, capacity, per_second, max_keys=RATE_LIMIT_MAX_KEYS, clock=time.monotonic):
+        self.capacity = float(capacity)
+        self.per_second = float(per_second)
+        self.max_keys = max_keys
+        self.clock = clock
+        self._buckets = OrderedDict()   # key -> (tokens, last refill time)
+        self._lock = threading.Lock()
+
+    def hit(self, key):
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.per_second)
+            if tokens >= 1.0:
+                tokens -= 1.0
+                wait = 0.0
+            else:
+                wait = (1.0 - tokens) / self.per_second if self.per_second > 0 else math.inf
+            self._buckets[key] = (tokens, now)
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+            return wait
+
+    def reset(self):
+        with self._lock:
+            self._buckets.clear()
+
+    def __len__(self):
+        return len(self._buckets)
+
+
+def retry_after(wait):
+    """The Retry-After header value (whole seconds, at least 1) of a wait in seconds."""
+    if not math.isfinite(wait):
+        return 3600
+    return max(1, int(math.ceil(wait)))
 
 
 def is_bot(user_agent):
@@ -242,22 +299,42 @@ TIKTOK_LOADER = (
 )
 
 
-def pixel_calls(event):
-    """The fbq/ttq calls that fire one browser event (a dict from ``pixel_event``)."""
+# TikTok's Limited Data Use in the browser pixel. The Events API has a documented per-event
+# ``limited_data_use`` boolean; our spec (shared/specs/tiktok_eapi.md) says nothing about the
+# pixel. Best known: ttq takes the same ``limited_data_use: true`` in the options object of a
+# track call (the object that carries ``event_id``), and in the settings of ``ttq.load``. We set
+# both; unknown keys are ignored by the pixel, so at worst the flag has no effect there and the
+# server copy (which has the documented flag) is the one that limits the data.
+TIKTOK_LDU_OPTION = 'limited_data_use'
+
+
+def pixel_calls(event, tiktok_limited_data_use=()):
+    """The fbq/ttq calls that fire one browser event (a dict from ``pixel_event``).
+
+    ``tiktok_limited_data_use``: the TikTok pixel codes whose service has Limited Data Use on.
+    """
     calls = []
     for pixel in event.get('meta', []):
         calls.append('fbq("trackSingle",%s,%s,%s,%s);' % (
             _js(pixel), _js(event['name']), _js(event.get('meta_data') or {}),
             _js({'eventID': event['event_id']})))
     for pixel in event.get('tiktok', []):
-        calls.append('ttq.instance(%s).track(%s,%s,%s);' % (
-            _js(pixel), _js(event['tiktok_name']), _js(event.get('tiktok_data') or {}),
-            _js({'event_id': event['event_id']})))
+        options = {'event_id': event['event_id']}
+        if pixel in tiktok_limited_data_use:
+            options[TIKTOK_LDU_OPTION] = True
+        calls.append(f"ttq.instance({_js(pixel)}).track({_js(event['tiktok_name'])},"
+                     f"{_js(event.get('tiktok_data') or {})},{_js(options)});")
     return calls
 
 
-def pixel_script(meta_pixels, tiktok_pixels, events, limited_data_use=False):
-    """The inline <script> that loads the pixels and fires this page's events."""
+def pixel_script(meta_pixels, tiktok_pixels, events, limited_data_use=False,
+                 tiktok_limited_data_use=()):
+    """The inline <script> that loads the pixels and fires this page's events.
+
+    ``limited_data_use``: a Meta service has LDU on (Meta's option is global to the page).
+    ``tiktok_limited_data_use``: the TikTok pixel codes whose service has LDU on.
+    """
+    tiktok_ldu = sorted(set(tiktok_limited_data_use) & set(tiktok_pixels))
     lines = []
     if meta_pixels:
         lines.append(META_LOADER)
@@ -268,9 +345,14 @@ def pixel_script(meta_pixels, tiktok_pixels, events, limited_data_use=False):
     if tiktok_pixels:
         lines.append(TIKTOK_LOADER)
         for pixel in tiktok_pixels:
-            lines.append('ttq.load(%s);' % _js(pixel))
+            if pixel in tiktok_ldu:
+                lines.append(f'ttq.load({_js(pixel)},{_js({TIKTOK_LDU_OPTION: True})});')
+            else:
+                lines.append('ttq.load(%s);' % _js(pixel))
     config = {'meta': list(meta_pixels), 'tiktok': list(tiktok_pixels)}
+    if tiktok_ldu:
+        config['tiktok_ldu'] = tiktok_ldu  # pixel_events.js flags the AJAX events' copies too
     lines.append('window.convapiPixel=%s;' % _js(config))
     for event in events:
-        lines.extend(pixel_calls(event))
+        lines.extend(pixel_calls(event, tiktok_ldu))
     return Markup('<script id="convapi_pixel">%s</script>') % Markup('\n'.join(lines))

@@ -225,7 +225,11 @@ class IrHttp(models.AbstractModel):
                 cls._convapi_track('AddToWishlist', custom_data=storefront.contents_custom_data(
                     [content], currency))
         elif rule.startswith('/event/') and rule.endswith('/registration/confirm'):
-            if request.httprequest.method != 'POST':
+            # website_event redirects to .../registration/success once the attendees exist, and
+            # back to the form when it refused them (no seats left, reCAPTCHA)
+            headers = getattr(response, 'headers', None)
+            location = (headers.get('Location') if headers is not None else None) or ''
+            if request.httprequest.method != 'POST' or '/registration/success' not in location:
                 return
             user_data = {}
             for key, value in params.items():
@@ -514,7 +518,9 @@ class IrHttp(models.AbstractModel):
         meta = sorted({s.pixel_id for s in pixels if s.platform == 'meta'})
         tiktok = sorted({s.pixel_id for s in pixels if s.platform == 'tiktok'})
         ldu = any(s.limited_data_use for s in pixels if s.platform == 'meta')
-        return storefront.pixel_script(meta, tiktok, events, limited_data_use=ldu)
+        tiktok_ldu = [s.pixel_id for s in pixels if s.platform == 'tiktok' and s.limited_data_use]
+        return storefront.pixel_script(meta, tiktok, events, limited_data_use=ldu,
+                                       tiktok_limited_data_use=tiktok_ldu)
 
     @classmethod
     def _convapi_pop_pending(cls):
