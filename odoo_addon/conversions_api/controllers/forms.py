@@ -47,6 +47,16 @@ def form_user_data(model_name, values):
     return user_data
 
 
+def record_values(record):
+    """The contact fields of the record a form created, as the form would have posted them."""
+    values = {}
+    for key in EMAIL_KEYS + PHONE_KEYS + NAME_KEYS:
+        field = record._fields.get(key)
+        if field is not None and field.type == 'char':
+            values[key] = record[key]
+    return values
+
+
 class ConversionsApiWebsiteForm(WebsiteForm):
 
     def insert_record(self, request_, model, values, custom, meta=None):
@@ -56,9 +66,16 @@ class ConversionsApiWebsiteForm(WebsiteForm):
             if record_id and model_name not in storefront.FORM_MODELS_IGNORED:
                 event_name = storefront.FORM_MODEL_EVENTS.get(model_name, 'Contact')
                 custom_data = {'content_name': model.name, 'content_category': model_name}
+                user_data = form_user_data(model_name, values)
+                if not user_data.get('email'):
+                    # Some modules move the contact fields elsewhere before the record is
+                    # created (18's website_hr_recruitment puts them on an hr.candidate): read
+                    # them back from the record.
+                    record = request.env[model_name].sudo().browse(record_id)
+                    for key, value in form_user_data(model_name, record_values(record)).items():
+                        user_data.setdefault(key, value)
                 request.env['ir.http']._convapi_track(
-                    event_name, user_data=form_user_data(model_name, values),
-                    custom_data=custom_data)
+                    event_name, user_data=user_data, custom_data=custom_data)
         except Exception:
             _logger.exception('conversions_api: website form hook failed')
         return record_id

@@ -1,11 +1,13 @@
 """Shop routes that mark funnel steps, and the endpoint the pixel script drains AJAX events from."""
 
+import hashlib
 import logging
 from urllib.parse import urlsplit
 
 from odoo import http, release
 from odoo.addons.website_sale.controllers.main import WebsiteSale
 from odoo.http import request
+from odoo.tools import config
 
 from .. import storefront
 
@@ -144,6 +146,39 @@ def _same_origin():
     return urlsplit(source).netloc == httprequest.host
 
 
+# Bounded rate of the pending endpoint per visitor: its session, and its IP (a visitor that drops
+# its session cookie on every call still shares one IP bucket). The buckets live in the memory of
+# the worker process, on purpose:
+# - Odoo's prefork workers share only PostgreSQL and the session store. A counter in the database
+#   is a write per call on an endpoint that must store nothing (and a hot row under a flood). A
+#   counter in the session is a session-file write per call, and two calls of one visitor served
+#   by two workers at once both read the old count and the last write wins: a burst, exactly what
+#   must be limited, is under-counted. Callers without a cookie would also leave a file each.
+# - In memory, a call costs no I/O. Each worker limits on its own, so with N workers a visitor
+#   gets at most N times the rate: still a bound, proportional to the deployment. A recycled
+#   worker forgets its buckets, which only ever shortens a limit. The LRU bounds the memory.
+PENDING_LIMITERS = {
+    'session': storefront.RateLimiter(*storefront.PENDING_RATE_SESSION),
+    'ip': storefront.RateLimiter(*storefront.PENDING_RATE_IP),
+}
+
+
+def _rate_limit_wait():
+    """Seconds the caller must wait (0: allowed); takes a token from its IP and session buckets."""
+    httprequest = request.httprequest
+    ip = storefront.client_ip(httprequest.remote_addr, httprequest.headers.get('X-Forwarded-For'),
+                              config.get('proxy_mode')) or ''
+    wait = PENDING_LIMITERS['ip'].hit(ip)
+    if wait:
+        return wait
+    session = request.session
+    if getattr(session, 'is_new', False) or not getattr(session, 'sid', None):
+        return 0.0  # no session cookie: the IP bucket is the bound
+    # keyed by a digest: the worker's memory never holds session ids
+    key = hashlib.blake2b(session.sid.encode(), digest_size=16).digest()
+    return PENDING_LIMITERS['session'].hit(key)
+
+
 class ConversionsApiPixel(http.Controller):
 
     @http.route('/convapi/pixel/pending', type='http', auth='public', website=True,
@@ -151,9 +186,15 @@ class ConversionsApiPixel(http.Controller):
     def pixel_pending(self, **kwargs):
         """Browser copies of events queued by AJAX calls (add to cart...), for the pixel.
 
-        Reads and clears the visitor's own session and stores nothing. Same-origin only and
-        a tiny body, else 4xx.
+        Reads and clears the visitor's own session and stores nothing. A bounded rate per
+        visitor (else 429 with Retry-After, the events staying for the next page), same-origin
+        only and a tiny body, else 4xx.
         """
+        wait = _rate_limit_wait()
+        if wait:
+            return request.make_json_response(
+                {'error': 'too many requests'}, status=429,
+                headers=[('Retry-After', str(storefront.retry_after(wait)))])
         if (request.httprequest.content_length or 0) > MAX_PENDING_BODY:
             return request.make_json_response({'error': 'body too large'}, status=413)
         if not _same_origin():

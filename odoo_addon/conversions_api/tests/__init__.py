@@ -8,4 +8,10 @@ from . import (
     test_send_event,
     test_settings,
 )
-from . import test_storefront, test_storefront_helpers
+from . import (
+    test_pixel_endpoint,
+    test_pixel_tour,
+    test_storefront,
+    test_storefront_helpers,
+    test_storefront_paths,
+)

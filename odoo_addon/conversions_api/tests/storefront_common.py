@@ -90,6 +90,25 @@ class StorefrontCase(HttpCase):
             'product_id': self.variant.id, 'add_qty': quantity,
         })
 
+    def require_module(self, module):
+        """Skip the test (with the reason) when an optional Odoo module is not installed."""
+        if not self.env['ir.module.module'].search(
+                [('name', '=', module), ('state', '=', 'installed')]):
+            self.skipTest(f'{module} is not installed')
+
+    def csrf_token(self, path='/shop'):
+        """The CSRF token of the opener's session, read from a page (forms posting over http)."""
+        page = self.get(path)
+        match = re.search(r'\b([0-9a-f]{40}o\d*)\b', page.text)
+        self.assertTrue(match, f'no CSRF token in {path}')
+        return match.group(1)
+
+    def cart(self):
+        """The shopper's current website cart (the last draft order of the product's website)."""
+        return self.env['sale.order'].sudo().search(
+            [('website_id', '=', self.website.id), ('state', '=', 'draft')],
+            order='id desc', limit=1)
+
     def pending_pixel_events(self, origin=None):
         return self.url_open('/convapi/pixel/pending', data='{}', headers={
             'Content-Type': 'application/json', 'Origin': origin or self.origin(),
