@@ -6,8 +6,11 @@
 
 use crate::error::ValidationError;
 use crate::geo;
-use crate::normalize::{hash_value, is_sha256_hex, normalize_field, Field};
+use crate::input::{lookup, Input};
+use crate::normalize::{hash_value, is_sha256_hex, normalize_field, sha256_hex, Field};
+use crate::out::Out;
 use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Options shared by the payload builders.
@@ -115,6 +118,30 @@ impl MatchKey {
             MatchKey::Plain(v) => hash_value(v),
         }
     }
+
+    /// [`MatchKey::meta_hash`] as a payload value, hashed without allocating.
+    pub fn meta_out(&self, field: Field) -> Out<'_> {
+        match self {
+            MatchKey::Plain(v) if field == Field::Phone => digest_out(v.trim_start_matches('+')),
+            _ => self.tiktok_out(),
+        }
+    }
+
+    /// [`MatchKey::tiktok_hash`] as a payload value, hashed without allocating.
+    pub fn tiktok_out(&self) -> Out<'_> {
+        match self {
+            MatchKey::Hashed(h) => Out::Str(h),
+            MatchKey::Plain(v) => digest_out(v),
+        }
+    }
+}
+
+fn digest_out(value: &str) -> Out<'_> {
+    if is_sha256_hex(value) {
+        // Already a digest (lowercase: normalised values are); passed through as hash_value does.
+        return Out::String(value.to_ascii_lowercase());
+    }
+    Out::Digest(sha256_hex(value))
 }
 
 /// One item of `custom.contents`.
@@ -174,34 +201,45 @@ pub(crate) fn is_empty(value: &Value) -> bool {
     }
 }
 
-fn get<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).filter(|v| !is_empty(v))
-}
+type Entries<'m, 'a> = &'m [(Cow<'a, str>, Input<'a>)];
 
 /// A string field: strings are trimmed, numbers are written out, anything else is an error.
 fn opt_string(
-    obj: &Map<String, Value>,
+    obj: Entries<'_, '_>,
     key: &str,
     field: &str,
 ) -> Result<Option<String>, ValidationError> {
-    match get(obj, key) {
+    match lookup(obj, key) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(_) => Err(ValidationError::new(field, "must be a string")),
+        Some(v) => scalar_text(v)
+            .map(|t| Some(t.trim().to_string()))
+            .ok_or_else(|| ValidationError::new(field, "must be a string")),
     }
 }
 
-/// A number field: JSON numbers, or strings holding a finite decimal number.
+/// The text of a string or number input (numbers written out as JSON would).
+fn scalar_text<'v>(value: &'v Input<'_>) -> Option<Cow<'v, str>> {
+    match value {
+        Input::Str(s) => Some(Cow::Borrowed(s.as_ref())),
+        Input::Int(i) => Some(Cow::Owned(i.to_string())),
+        Input::Float(f) => Number::from_f64(*f).map(|n| Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+/// A number field: numbers, or strings holding a finite decimal number.
 fn opt_number(
-    obj: &Map<String, Value>,
+    obj: Entries<'_, '_>,
     key: &str,
     field: &str,
 ) -> Result<Option<Number>, ValidationError> {
-    match get(obj, key) {
+    match lookup(obj, key) {
         None => Ok(None),
-        Some(Value::Number(n)) => Ok(Some(n.clone())),
-        Some(Value::String(s)) => {
+        Some(Input::Int(i)) => Ok(Some(Number::from(*i))),
+        Some(Input::Float(f)) => Number::from_f64(*f)
+            .map(Some)
+            .ok_or_else(|| ValidationError::new(field, "must be a finite number")),
+        Some(Input::Str(s)) => {
             let s = s.trim();
             let parsed = if let Ok(i) = s.parse::<i64>() {
                 Some(Number::from(i))
@@ -223,36 +261,30 @@ fn opt_number(
     }
 }
 
-fn opt_bool(
-    obj: &Map<String, Value>,
-    key: &str,
-    field: &str,
-) -> Result<Option<bool>, ValidationError> {
-    match get(obj, key) {
+fn opt_bool(obj: Entries<'_, '_>, key: &str, field: &str) -> Result<Option<bool>, ValidationError> {
+    match lookup(obj, key) {
         None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
-            Ok(Some(n.as_i64() == Some(1)))
-        }
+        Some(Input::Bool(b)) => Ok(Some(*b)),
+        Some(Input::Int(i)) if *i == 0 || *i == 1 => Ok(Some(*i == 1)),
         Some(_) => Err(ValidationError::new(field, "must be true or false")),
     }
 }
 
-fn as_object<'a>(
-    value: Option<&'a Value>,
+fn as_object<'m, 'a>(
+    value: Option<&'m Input<'a>>,
     field: &str,
-) -> Result<Option<&'a Map<String, Value>>, ValidationError> {
+) -> Result<Option<Entries<'m, 'a>>, ValidationError> {
     match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
+        None | Some(Input::Null) => Ok(None),
+        Some(Input::Map(o)) => Ok(Some(o)),
         Some(_) => Err(ValidationError::new(field, "must be an object")),
     }
 }
 
-fn http_url(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ValidationError> {
+fn http_url(obj: Entries<'_, '_>, key: &str) -> Result<Option<String>, ValidationError> {
     let url = opt_string(obj, key, key)?;
     if let Some(u) = &url {
-        let lower = u.to_ascii_lowercase();
+        let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://"))
             || u.contains(char::is_whitespace)
         {
@@ -276,25 +308,57 @@ const PLAIN_USER_KEYS: [(&str, &[&str]); 7] = [
     ("locale", &["locale"]),
 ];
 
+/// The slot in [`PLAIN_USER_KEYS`] of a user key and its alias rank (0 wins over 1).
+fn plain_user_slot(key: &str) -> Option<(usize, usize)> {
+    PLAIN_USER_KEYS
+        .iter()
+        .enumerate()
+        .find_map(|(slot, (_, aliases))| {
+            aliases
+                .iter()
+                .position(|a| *a == key)
+                .map(|rank| (slot, rank))
+        })
+}
+
+/// Calls `f` with every non-empty raw value of a match key given under its neutral name and
+/// its Meta key (a string, a number, or a list of those), in that order.
+fn for_each_raw(
+    field: Field,
+    slots: &[Option<&Input<'_>>; 2],
+    mut f: impl FnMut(&str) -> Result<(), ValidationError>,
+) -> Result<(), ValidationError> {
+    let bad = || ValidationError::new(field.name(), "must be a string or a list of strings");
+    for value in slots.iter().flatten().filter(|v| !v.is_empty()) {
+        match value {
+            Input::List(items) => {
+                for item in items.iter().filter(|v| !v.is_empty()) {
+                    f(&scalar_text(item).ok_or_else(bad)?)?;
+                }
+            }
+            single => f(&scalar_text(single).ok_or_else(bad)?)?,
+        }
+    }
+    Ok(())
+}
+
 impl Event {
     /// Validates and normalises one neutral event. `index` only names the event in errors.
-    pub fn parse(value: &Value, opts: &BuildOptions) -> Result<Event, ValidationError> {
+    pub fn parse(value: &Input<'_>, opts: &BuildOptions) -> Result<Event, ValidationError> {
         let obj = value
-            .as_object()
+            .as_map()
             .ok_or_else(|| ValidationError::new("", "an event must be an object"))?;
-        let event_name = match get(obj, "event_name") {
-            Some(Value::String(s)) => canonical_event_name(s.trim()).to_string(),
+        let event_name = match lookup(obj, "event_name") {
+            Some(Input::Str(s)) => canonical_event_name(s.trim()).to_string(),
             Some(_) => return Err(ValidationError::new("event_name", "must be a string")),
             None => return Err(ValidationError::new("event_name", "is required")),
         };
         let now = opts.now();
-        let event_time = match get(obj, "event_time") {
+        let event_time = match lookup(obj, "event_time") {
             None => now,
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-                .ok_or_else(|| ValidationError::new("event_time", "must be Unix seconds"))?,
-            Some(Value::String(s)) => s
+            Some(Input::Int(i)) => *i,
+            Some(Input::Float(f)) if f.is_finite() => *f as i64,
+            Some(Input::Str(s)) => s
                 .trim()
                 .parse::<i64>()
                 .map_err(|_| ValidationError::new("event_time", "must be Unix seconds"))?,
@@ -336,11 +400,11 @@ impl Event {
                 .unwrap_or(false),
             ..Event::default()
         };
-        if let Some(user) = as_object(obj.get("user").or_else(|| obj.get("user_data")), "user")? {
+        if let Some(user) = as_object(raw(obj, "user").or_else(|| raw(obj, "user_data")), "user")? {
             event.parse_user(user, opts).map_err(|e| e.within("user"))?;
         }
         if let Some(custom) = as_object(
-            obj.get("custom").or_else(|| obj.get("custom_data")),
+            raw(obj, "custom").or_else(|| raw(obj, "custom_data")),
             "custom",
         )? {
             event.parse_custom(custom).map_err(|e| e.within("custom"))?;
@@ -364,27 +428,48 @@ impl Event {
 
     fn parse_user(
         &mut self,
-        user: &Map<String, Value>,
+        user: Entries<'_, '_>,
         opts: &BuildOptions,
     ) -> Result<(), ValidationError> {
-        for (name, aliases) in PLAIN_USER_KEYS {
-            let mut found = None;
-            for alias in aliases {
-                if let Some(v) = opt_string(user, alias, name)? {
-                    found = Some(v);
-                    break;
+        // One pass over the user object: every entry goes to its slot. A match key may come under
+        // its neutral name and its Meta key (both are used); a plain key under its first alias.
+        let mut plain: [Option<(usize, &Input<'_>)>; 7] = [None; 7];
+        let mut raw: [[Option<&Input<'_>>; 2]; 11] = [[None; 2]; 11];
+        for (key, value) in user {
+            let key = key.as_ref();
+            if let Some((slot, rank)) = plain_user_slot(key) {
+                if !value.is_empty() && plain[slot].map_or(true, |(held, _)| rank < held) {
+                    plain[slot] = Some((rank, value));
+                }
+                continue;
+            }
+            for (i, field) in Field::ALL.iter().enumerate() {
+                if key == field.name() {
+                    raw[i][0] = Some(value);
+                } else if key == field.meta_key() {
+                    raw[i][1] = Some(value);
                 }
             }
-            let slot = match name {
-                "client_ip_address" => &mut self.client_ip_address,
-                "client_user_agent" => &mut self.client_user_agent,
-                "fbc" => &mut self.fbc,
-                "fbp" => &mut self.fbp,
-                "ttclid" => &mut self.ttclid,
-                "ttp" => &mut self.ttp,
-                _ => &mut self.locale,
+        }
+        for (slot, found) in plain.iter().enumerate() {
+            let (name, _) = PLAIN_USER_KEYS[slot];
+            let text = match found {
+                None => None,
+                Some((_, v)) => Some(
+                    scalar_text(v)
+                        .map(|t| t.trim().to_string())
+                        .ok_or_else(|| ValidationError::new(name, "must be a string"))?,
+                ),
             };
-            *slot = found;
+            *match slot {
+                0 => &mut self.client_ip_address,
+                1 => &mut self.client_user_agent,
+                2 => &mut self.fbc,
+                3 => &mut self.fbp,
+                4 => &mut self.ttclid,
+                5 => &mut self.ttp,
+                _ => &mut self.locale,
+            } = text;
         }
         if let Some(ip) = &self.client_ip_address {
             if ip.parse::<std::net::IpAddr>().is_err() {
@@ -398,49 +483,18 @@ impl Event {
             }
         }
         // The country first: it is the region for national phone numbers and picks state/zip rules.
-        let raw_values = |field: Field| -> Result<Vec<String>, ValidationError> {
-            let mut out = Vec::new();
-            for key in [field.name(), field.meta_key()] {
-                match get(user, key) {
-                    None => {}
-                    Some(Value::String(s)) => out.push(s.clone()),
-                    Some(Value::Number(n)) => out.push(n.to_string()),
-                    Some(Value::Array(items)) => {
-                        for item in items.iter().filter(|v| !is_empty(v)) {
-                            match item {
-                                Value::String(s) => out.push(s.clone()),
-                                Value::Number(n) => out.push(n.to_string()),
-                                _ => {
-                                    return Err(ValidationError::new(
-                                        field.name(),
-                                        "must be a string or a list of strings",
-                                    ))
-                                }
-                            }
-                        }
-                    }
-                    Some(_) => {
-                        return Err(ValidationError::new(
-                            field.name(),
-                            "must be a string or a list of strings",
-                        ))
-                    }
-                }
-                if field.name() == field.meta_key() {
-                    break;
-                }
+        let country_index = Field::ALL.len() - 2;
+        debug_assert_eq!(Field::ALL[country_index], Field::Country);
+        let mut country_code = None;
+        for_each_raw(Field::Country, &raw[country_index], |c| {
+            if country_code.is_none() && !is_sha256_hex(c.trim()) {
+                country_code = geo::country_code(c);
             }
-            Ok(out)
-        };
-        let countries = raw_values(Field::Country)?;
-        let country_code = countries
-            .iter()
-            .find(|c| !is_sha256_hex(c.trim()))
-            .and_then(|c| geo::country_code(c));
-        for field in Field::ALL {
-            let raws = raw_values(field)?;
-            let mut keys: Vec<MatchKey> = Vec::with_capacity(raws.len());
-            for raw in raws {
+            Ok(())
+        })?;
+        for (i, field) in Field::ALL.into_iter().enumerate() {
+            let mut keys: Vec<MatchKey> = Vec::new();
+            for_each_raw(field, &raw[i], |raw| {
                 let trimmed = raw.trim();
                 let key = if is_sha256_hex(trimmed) {
                     MatchKey::Hashed(trimmed.to_ascii_lowercase())
@@ -448,13 +502,14 @@ impl Event {
                     match normalize_field(field, trimmed, country_code) {
                         Ok(v) => MatchKey::Plain(v),
                         Err(e) if opts.strict => return Err(e),
-                        Err(_) => continue,
+                        Err(_) => return Ok(()),
                     }
                 };
                 if !keys.contains(&key) {
                     keys.push(key);
                 }
-            }
+                Ok(())
+            })?;
             if !keys.is_empty() {
                 self.keys.push((field, keys));
             }
@@ -462,7 +517,7 @@ impl Event {
         Ok(())
     }
 
-    fn parse_custom(&mut self, custom: &Map<String, Value>) -> Result<(), ValidationError> {
+    fn parse_custom(&mut self, custom: Entries<'_, '_>) -> Result<(), ValidationError> {
         self.value = opt_number(custom, "value", "value")?;
         self.currency = match opt_string(custom, "currency", "currency")? {
             None => None,
@@ -477,16 +532,15 @@ impl Event {
                 Some(upper)
             }
         };
-        if let Some(ids) = get(custom, "content_ids") {
+        if let Some(ids) = lookup(custom, "content_ids") {
             let items = match ids {
-                Value::Array(items) => items.as_slice(),
+                Input::List(items) => items.as_slice(),
                 single => std::slice::from_ref(single),
             };
-            for item in items.iter().filter(|v| !is_empty(v)) {
-                match item {
-                    Value::String(s) => self.content_ids.push(s.trim().to_string()),
-                    Value::Number(n) => self.content_ids.push(n.to_string()),
-                    _ => {
+            for item in items.iter().filter(|v| !v.is_empty()) {
+                match scalar_text(item) {
+                    Some(t) => self.content_ids.push(t.trim().to_string()),
+                    None => {
                         return Err(ValidationError::new(
                             "content_ids",
                             "must be a list of strings",
@@ -495,15 +549,19 @@ impl Event {
                 }
             }
         }
-        if let Some(contents) = get(custom, "contents") {
-            let items = contents
-                .as_array()
-                .ok_or_else(|| ValidationError::new("contents", "must be a list of objects"))?;
-            for (i, item) in items.iter().enumerate().filter(|(_, v)| !is_empty(v)) {
+        if let Some(contents) = lookup(custom, "contents") {
+            let Input::List(items) = contents else {
+                return Err(ValidationError::new(
+                    "contents",
+                    "must be a list of objects",
+                ));
+            };
+            self.contents.reserve(items.len());
+            for (i, item) in items.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
                 // The item's position is only formatted into an error, never on success.
                 let at = |e: ValidationError| e.within(&format!("contents[{i}]"));
                 let obj = item
-                    .as_object()
+                    .as_map()
                     .ok_or_else(|| at(ValidationError::new("", "must be an object")))?;
                 let either =
                     |a: &str, b: &str, field: &str| -> Result<Option<String>, ValidationError> {
@@ -546,7 +604,7 @@ impl Event {
         };
         self.order_id = opt_string(custom, "order_id", "order_id")?;
         self.search_string = opt_string(custom, "search_string", "search_string")?;
-        self.status = get(custom, "status").cloned();
+        self.status = lookup(custom, "status").map(Input::to_value);
         const KNOWN: [&str; 12] = [
             "value",
             "currency",
@@ -565,8 +623,8 @@ impl Event {
             self.search_string = opt_string(custom, "query", "search_string")?;
         }
         for (k, v) in custom {
-            if !KNOWN.contains(&k.as_str()) && !is_empty(v) {
-                self.extra_custom.insert(k.clone(), v.clone());
+            if !KNOWN.contains(&k.as_ref()) && !v.is_empty() {
+                self.extra_custom.insert(k.to_string(), v.to_value());
             }
         }
         Ok(())
@@ -583,6 +641,15 @@ impl Event {
 
 /// Parses a whole batch, checking its size and naming the failing event in errors.
 pub fn parse_events(events: &[Value], opts: &BuildOptions) -> Result<Vec<Event>, ValidationError> {
+    let inputs: Vec<Input<'_>> = events.iter().map(Input::from).collect();
+    parse_inputs(&inputs, opts)
+}
+
+/// [`parse_events`] for events already in the [`Input`] shape (the Python bindings' path).
+pub fn parse_inputs(
+    events: &[Input<'_>],
+    opts: &BuildOptions,
+) -> Result<Vec<Event>, ValidationError> {
     if events.is_empty() {
         return Err(ValidationError::new(
             "events",
@@ -605,6 +672,11 @@ pub fn parse_events(events: &[Value], opts: &BuildOptions) -> Result<Vec<Event>,
         .collect()
 }
 
+/// A map entry as given, empty or not.
+fn raw<'m, 'a>(obj: Entries<'m, 'a>, key: &str) -> Option<&'m Input<'a>> {
+    obj.iter().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v)
+}
+
 /// Removes empty strings, nulls, empty lists and empty objects, recursively.
 pub(crate) fn strip_empty(value: &mut Value) {
     match value {
@@ -621,83 +693,5 @@ pub(crate) fn strip_empty(value: &mut Value) {
             items.retain(|v| !is_empty(v));
         }
         _ => {}
-    }
-}
-
-/// Builds a JSON object that never holds an empty value, without a stripping pass afterwards.
-#[derive(Default)]
-pub(crate) struct Obj(Map<String, Value>);
-
-impl Obj {
-    pub(crate) fn new() -> Self {
-        Self(Map::new())
-    }
-
-    pub(crate) fn str(&mut self, key: &str, value: Option<&String>) -> &mut Self {
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            self.0.insert(key.to_string(), Value::String(v.clone()));
-        }
-        self
-    }
-
-    pub(crate) fn num(&mut self, key: &str, value: Option<&Number>) -> &mut Self {
-        if let Some(v) = value {
-            self.0.insert(key.to_string(), Value::Number(v.clone()));
-        }
-        self
-    }
-
-    pub(crate) fn int(&mut self, key: &str, value: Option<i64>) -> &mut Self {
-        if let Some(v) = value {
-            self.0.insert(key.to_string(), Value::Number(v.into()));
-        }
-        self
-    }
-
-    pub(crate) fn bool(&mut self, key: &str, value: Option<bool>) -> &mut Self {
-        if let Some(v) = value {
-            self.0.insert(key.to_string(), Value::Bool(v));
-        }
-        self
-    }
-
-    /// Any caller-given value (custom extras, status), stripped of empty parts.
-    pub(crate) fn value(&mut self, key: &str, value: Option<&Value>) -> &mut Self {
-        if let Some(v) = value {
-            let mut v = v.clone();
-            strip_empty(&mut v);
-            if !is_empty(&v) && !self.0.contains_key(key) {
-                self.0.insert(key.to_string(), v);
-            }
-        }
-        self
-    }
-
-    pub(crate) fn list(&mut self, key: &str, items: Vec<Value>) -> &mut Self {
-        if !items.is_empty() {
-            self.0.insert(key.to_string(), Value::Array(items));
-        }
-        self
-    }
-
-    pub(crate) fn obj(&mut self, key: &str, value: Obj) -> &mut Self {
-        if !value.0.is_empty() {
-            self.0.insert(key.to_string(), Value::Object(value.0));
-        }
-        self
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Inserts as is, empty or not.
-    pub(crate) fn raw(&mut self, key: &str, value: Value) -> &mut Self {
-        self.0.insert(key.to_string(), value);
-        self
-    }
-
-    pub(crate) fn into_value(self) -> Value {
-        Value::Object(self.0)
     }
 }

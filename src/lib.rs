@@ -7,8 +7,10 @@
 pub mod error;
 pub mod event;
 pub mod geo;
+pub mod input;
 pub mod meta;
 pub mod normalize;
+pub mod out;
 pub mod sender;
 pub mod tiktok;
 

@@ -1,9 +1,10 @@
 //! Meta Conversions API payload builder: the body of `POST /{version}/{pixel_id}/events`.
 
 use crate::error::ValidationError;
-use crate::event::{parse_events, BuildOptions, Event, Obj};
+use crate::event::{parse_events, BuildOptions, Event};
 use crate::normalize::Field;
-use serde_json::{json, Map, Value};
+use crate::out::{Key, Obj, Out};
+use serde_json::Value;
 
 /// The JSON body for `POST /{version}/{pixel_id}/events`, without the access token (the sender
 /// adds it to the body, never to the URL).
@@ -13,20 +14,27 @@ pub fn build_meta_payload(
     opts: &BuildOptions,
 ) -> Result<Value, ValidationError> {
     let parsed = parse_events(events, opts)?;
-    let mut data = Vec::with_capacity(parsed.len());
-    for (i, event) in parsed.iter().enumerate() {
+    Ok(meta_body(&parsed, test_event_code)?.into_value())
+}
+
+/// The body for parsed events, as a payload tree (serialised by the senders, converted to a
+/// dict by the bindings).
+pub fn meta_body<'a>(
+    events: &'a [Event],
+    test_event_code: Option<&'a str>,
+) -> Result<Out<'a>, ValidationError> {
+    let mut data = Vec::with_capacity(events.len());
+    for (i, event) in events.iter().enumerate() {
         data.push(meta_event(event).map_err(|e| e.within(&format!("events[{i}]")))?);
     }
-    let mut body = Map::new();
-    body.insert("data".into(), Value::Array(data));
-    if let Some(code) = test_event_code.map(str::trim).filter(|c| !c.is_empty()) {
-        body.insert("test_event_code".into(), Value::String(code.to_string()));
-    }
-    Ok(Value::Object(body))
+    let mut body = Obj::with_capacity(2);
+    body.raw("data", Out::List(data));
+    body.str("test_event_code", test_event_code.map(str::trim));
+    Ok(body.build())
 }
 
 /// One event of Meta's `data[]`.
-pub fn meta_event(event: &Event) -> Result<Value, ValidationError> {
+pub fn meta_event(event: &Event) -> Result<Out<'_>, ValidationError> {
     if event.action_source == "website" {
         if event.event_source_url.is_none() {
             return Err(ValidationError::new(
@@ -41,78 +49,70 @@ pub fn meta_event(event: &Event) -> Result<Value, ValidationError> {
             ));
         }
     }
-    let mut user = Obj::new();
+    let mut user = Obj::with_capacity(event.keys.len() + 4);
     for (field, keys) in &event.keys {
-        let hashes = keys
-            .iter()
-            .map(|k| Value::String(k.meta_hash(*field)))
-            .collect();
+        let hashes = keys.iter().map(|k| k.meta_out(*field)).collect();
         user.list(field.meta_key(), hashes);
     }
-    user.str("client_ip_address", event.client_ip_address.as_ref())
-        .str("client_user_agent", event.client_user_agent.as_ref())
-        .str("fbc", event.fbc.as_ref())
-        .str("fbp", event.fbp.as_ref());
+    user.str("client_ip_address", event.client_ip_address.as_deref())
+        .str("client_user_agent", event.client_user_agent.as_deref())
+        .str("fbc", event.fbc.as_deref())
+        .str("fbp", event.fbp.as_deref());
     let contents = event
         .contents
         .iter()
         .map(|c| {
-            let mut item = Obj::new();
+            let mut item = Obj::with_capacity(6);
             item.str("id", Some(&c.id))
                 .num("quantity", c.quantity.as_ref())
                 .num("item_price", c.item_price.as_ref())
-                .str("title", c.title.as_ref())
-                .str("category", c.category.as_ref())
-                .str("brand", c.brand.as_ref());
-            item.into_value()
+                .str("title", c.title.as_deref())
+                .str("category", c.category.as_deref())
+                .str("brand", c.brand.as_deref());
+            item.build()
         })
         .collect();
-    let mut custom = Obj::new();
+    let mut custom = Obj::with_capacity(12);
     custom
         .num("value", event.value.as_ref())
-        .str("currency", event.currency.as_ref())
+        .str("currency", event.currency.as_deref())
         .list(
             "content_ids",
-            event
-                .content_ids
-                .iter()
-                .cloned()
-                .map(Value::String)
-                .collect(),
+            event.content_ids.iter().map(|id| Out::Str(id)).collect(),
         )
         .list("contents", contents)
-        .str("content_type", event.content_type.as_ref())
-        .str("content_name", event.content_name.as_ref())
-        .str("content_category", event.content_category.as_ref())
+        .str("content_type", event.content_type.as_deref())
+        .str("content_name", event.content_name.as_deref())
+        .str("content_category", event.content_category.as_deref())
         .int("num_items", event.num_items)
-        .str("order_id", event.order_id.as_ref())
-        .str("search_string", event.search_string.as_ref())
-        .value("status", event.status.as_ref());
+        .str("order_id", event.order_id.as_deref())
+        .str("search_string", event.search_string.as_deref())
+        .value(Key::Static("status"), event.status.as_ref());
     for (k, v) in &event.extra_custom {
-        custom.value(k, Some(v));
+        custom.value(Key::Dyn(k), Some(v));
     }
-    let mut out = Obj::new();
+    let mut out = Obj::with_capacity(12);
     out.str("event_name", Some(&event.event_name))
         .int("event_time", Some(event.event_time))
-        .str("event_id", event.event_id.as_ref())
-        .str("event_source_url", event.event_source_url.as_ref())
-        .str("referrer_url", event.referrer_url.as_ref())
+        .str("event_id", event.event_id.as_deref())
+        .str("event_source_url", event.event_source_url.as_deref())
+        .str("referrer_url", event.referrer_url.as_deref())
         .str("action_source", Some(&event.action_source))
         .bool("opt_out", event.opt_out);
     // user_data is required even when it ended up empty.
     if user.is_empty() {
-        out.raw("user_data", json!({}));
+        out.raw("user_data", Out::Obj(Vec::new()));
     } else {
         out.obj("user_data", user);
     }
     out.obj("custom_data", custom);
     if event.limited_data_use {
         // LDU with country and state 0: Meta geolocates the event from its IP.
-        out.list("data_processing_options", vec![json!("LDU")])
+        out.list("data_processing_options", vec![Out::Str("LDU")])
             .int("data_processing_options_country", Some(0))
             .int("data_processing_options_state", Some(0));
     }
-    Ok(out.into_value())
+    Ok(out.build())
 }
 
 /// Meta's key for a neutral match-key name, for callers that map keys themselves.
@@ -124,6 +124,7 @@ pub fn meta_key(field: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
     use crate::normalize::hash_value;
+    use serde_json::json;
 
     const NOW: i64 = 1_790_000_000;
 

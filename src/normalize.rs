@@ -106,7 +106,17 @@ pub fn hash_value(value: &str) -> String {
     if is_sha256_hex(value) {
         return value.to_ascii_lowercase();
     }
-    hex::encode(Sha256::digest(value.as_bytes()))
+    let digest = sha256_hex(value);
+    // Hex digits are ASCII.
+    String::from_utf8_lossy(&digest).into_owned()
+}
+
+/// SHA-256 of the UTF-8 string as 64 lowercase hex bytes, without allocating.
+pub fn sha256_hex(value: &str) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    // The buffer is exactly twice the digest's 32 bytes, so this cannot fail.
+    let _ = hex::encode_to_slice(Sha256::digest(value.as_bytes()), &mut out);
+    out
 }
 
 /// Normalises `value` as the match key `field` (a neutral name like `phone` or a Meta key like

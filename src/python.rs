@@ -3,14 +3,20 @@
 //! releases the GIL around network calls.
 
 use crate::error::{SendError, ValidationError};
-use crate::event::BuildOptions;
+use crate::event::{parse_inputs, BuildOptions};
+use crate::input::Input;
+use crate::out::{Key, Out};
 use crate::sender::{self, AccessToken, Outcome, RequestLog, SenderConfig};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 static EXCEPTIONS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
@@ -90,71 +96,67 @@ fn send_error(py: Python<'_>, err: &SendError) -> PyErr {
     build().unwrap_or_else(|e| e)
 }
 
-/// Python object → JSON value. Dates and datetimes become ISO strings (an `event_time` datetime
-/// becomes Unix seconds), `Decimal` becomes a number.
-fn to_value(obj: &Bound<'_, PyAny>, key: Option<&str>) -> PyResult<Value> {
-    if obj.is_none() {
-        return Ok(Value::Null);
-    }
+/// Python object → input value. Dates and datetimes become ISO strings (an `event_time` datetime
+/// becomes Unix seconds), `Decimal` and `Fraction` become numbers. Keys the event model knows are
+/// borrowed from a static table; every other string is copied once.
+fn to_input(obj: &Bound<'_, PyAny>, key: Option<&str>) -> PyResult<Input<'static>> {
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_str()?.to_owned()));
+        return Ok(Input::Str(Cow::Owned(s.to_str()?.to_owned())));
     }
-    if obj.is_instance_of::<PyBool>() {
-        return Ok(Value::Bool(obj.extract::<bool>()?));
-    }
-    if obj.is_instance_of::<PyInt>() {
-        if let Ok(i) = obj.extract::<i64>() {
-            return Ok(Value::Number(i.into()));
-        }
-        if let Ok(u) = obj.extract::<u64>() {
-            return Ok(Value::Number(u.into()));
-        }
-        return Ok(Value::String(obj.str()?.to_str()?.to_owned()));
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        let v = f.value();
-        return Ok(Number::from_f64(v)
-            .map(Value::Number)
-            .unwrap_or_else(|| Value::String(v.to_string())));
+    if obj.is_none() {
+        return Ok(Input::Null);
     }
     if let Ok(d) = obj.cast::<PyDict>() {
-        let mut map = Map::with_capacity(d.len());
+        let mut entries = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
             let k = k
                 .cast::<PyString>()
                 .map_err(|_| PyTypeError::new_err("event dictionaries must have string keys"))?
-                .to_str()?
-                .to_owned();
-            let value = to_value(&v, Some(&k))?;
-            map.insert(k, value);
+                .to_str()?;
+            let value = to_input(&v, Some(k))?;
+            entries.push((known_key(k), value));
         }
-        return Ok(Value::Object(map));
+        return Ok(Input::Map(entries));
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(Input::Bool(obj.extract::<bool>()?));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(i) = obj.extract::<i64>() {
+            return Ok(Input::Int(i));
+        }
+        // Beyond i64: its digits, so ids keep every one.
+        return Ok(Input::Str(Cow::Owned(obj.str()?.to_str()?.to_owned())));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(Input::Float(f.value()));
     }
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(obj.len()?);
         for item in obj.try_iter()? {
-            items.push(to_value(&item?, None)?);
+            items.push(to_input(&item?, None)?);
         }
-        return Ok(Value::Array(items));
+        return Ok(Input::List(items));
     }
     if key == Some("event_time") && obj.hasattr("timestamp")? {
         let ts: f64 = obj.call_method0("timestamp")?.extract()?;
-        return Ok(Value::Number((ts as i64).into()));
+        return Ok(Input::Int(ts as i64));
     }
     if obj.hasattr("isoformat")? {
-        return Ok(Value::String(
+        return Ok(Input::Str(Cow::Owned(
             obj.call_method0("isoformat")?.extract::<String>()?,
-        ));
+        )));
     }
-    // Decimal and other number-likes: their text, parsed by the event model as a number.
     let type_name = obj.get_type().name()?.to_string();
     if type_name == "Decimal" || type_name == "Fraction" {
         let f: f64 = obj
             .extract()
             .or_else(|_| obj.call_method0("__float__")?.extract())?;
-        return Ok(Number::from_f64(f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null));
+        return Ok(if f.is_finite() {
+            Input::Float(f)
+        } else {
+            Input::Null
+        });
     }
     Err(PyTypeError::new_err(format!(
         "{}: cannot send a value of type {type_name}",
@@ -162,24 +164,162 @@ fn to_value(obj: &Bound<'_, PyAny>, key: Option<&str>) -> PyResult<Value> {
     )))
 }
 
+/// The keys of the event model come back `'static`, so parsing a dict copies no key it knows.
+fn known_key(key: &str) -> Cow<'static, str> {
+    let known: &'static str = match key {
+        "event_name" => "event_name",
+        "event_id" => "event_id",
+        "event_time" => "event_time",
+        "event_source_url" => "event_source_url",
+        "referrer_url" => "referrer_url",
+        "action_source" => "action_source",
+        "opt_out" => "opt_out",
+        "limited_data_use" => "limited_data_use",
+        "user" => "user",
+        "user_data" => "user_data",
+        "custom" => "custom",
+        "custom_data" => "custom_data",
+        "email" => "email",
+        "phone" => "phone",
+        "first_name" => "first_name",
+        "last_name" => "last_name",
+        "gender" => "gender",
+        "date_of_birth" => "date_of_birth",
+        "city" => "city",
+        "state" => "state",
+        "zip" => "zip",
+        "country" => "country",
+        "external_id" => "external_id",
+        "em" => "em",
+        "ph" => "ph",
+        "fn" => "fn",
+        "ln" => "ln",
+        "ge" => "ge",
+        "db" => "db",
+        "ct" => "ct",
+        "st" => "st",
+        "zp" => "zp",
+        "client_ip_address" => "client_ip_address",
+        "ip" => "ip",
+        "client_user_agent" => "client_user_agent",
+        "user_agent" => "user_agent",
+        "fbc" => "fbc",
+        "fbp" => "fbp",
+        "ttclid" => "ttclid",
+        "ttp" => "ttp",
+        "locale" => "locale",
+        "value" => "value",
+        "currency" => "currency",
+        "content_ids" => "content_ids",
+        "contents" => "contents",
+        "content_type" => "content_type",
+        "content_name" => "content_name",
+        "content_category" => "content_category",
+        "num_items" => "num_items",
+        "order_id" => "order_id",
+        "search_string" => "search_string",
+        "status" => "status",
+        "query" => "query",
+        "id" => "id",
+        "content_id" => "content_id",
+        "quantity" => "quantity",
+        "item_price" => "item_price",
+        "price" => "price",
+        "title" => "title",
+        "category" => "category",
+        "brand" => "brand",
+        _ => return Cow::Owned(key.to_owned()),
+    };
+    Cow::Borrowed(known)
+}
+
+/// Passes a pointer-sized key through: the map below is keyed by addresses, already spread.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type KeyCache = HashMap<usize, Py<PyString>, BuildHasherDefault<AddressHasher>>;
+static KEY_CACHE: PyOnceLock<Mutex<KeyCache>> = PyOnceLock::new();
+
+/// The builders' own keys are `'static` strings: each becomes one interned Python string, found
+/// again by the literal's address (and length, for literals sharing a prefix) on every call.
+fn static_key<'py>(py: Python<'py>, key: &'static str) -> Bound<'py, PyString> {
+    let cache = KEY_CACHE.get_or_init(py, || Mutex::new(KeyCache::default()));
+    let Ok(mut cache) = cache.lock() else {
+        return PyString::intern(py, key);
+    };
+    let id = (key.as_ptr() as usize) ^ (key.len() << 48);
+    cache
+        .entry(id)
+        .or_insert_with(|| PyString::intern(py, key).unbind())
+        .bind(py)
+        .clone()
+}
+
+/// Payload tree → Python objects.
+fn out_to_py(py: Python<'_>, out: &Out<'_>) -> PyResult<Py<PyAny>> {
+    Ok(match out {
+        Out::Str(s) => PyString::new(py, s).into_any().unbind(),
+        Out::String(s) => PyString::new(py, s).into_any().unbind(),
+        Out::Digest(d) => PyString::new(py, Out::digest_str(d)).into_any().unbind(),
+        Out::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
+        Out::Num(n) => number_to_py(py, n)?,
+        Out::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
+        Out::List(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(out_to_py(py, item)?)?;
+            }
+            list.into_any().unbind()
+        }
+        Out::Obj(entries) => {
+            let dict = PyDict::new(py);
+            for (k, v) in entries {
+                let value = out_to_py(py, v)?;
+                match k {
+                    Key::Static(k) => dict.set_item(static_key(py, k), value)?,
+                    Key::Dyn(k) => dict.set_item(PyString::new(py, k), value)?,
+                }
+            }
+            dict.into_any().unbind()
+        }
+        Out::Json(v) => to_py(py, v)?,
+    })
+}
+
+fn number_to_py(py: Python<'_>, n: &Number) -> PyResult<Py<PyAny>> {
+    Ok(if let Some(i) = n.as_i64() {
+        i.into_pyobject(py)?.into_any().unbind()
+    } else if let Some(u) = n.as_u64() {
+        u.into_pyobject(py)?.into_any().unbind()
+    } else {
+        n.as_f64()
+            .unwrap_or(f64::NAN)
+            .into_pyobject(py)?
+            .into_any()
+            .unbind()
+    })
+}
+
 /// JSON value → Python object.
 fn to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
     Ok(match value {
         Value::Null => py.None(),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any().unbind()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any().unbind()
-            } else {
-                n.as_f64()
-                    .unwrap_or(f64::NAN)
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind()
-            }
-        }
+        Value::Number(n) => number_to_py(py, n)?,
         Value::String(s) => PyString::new(py, s).into_any().unbind(),
         Value::Array(items) => {
             let list = PyList::empty(py);
@@ -199,14 +339,14 @@ fn to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
 }
 
 /// A list (or tuple) of event dicts, or one event dict.
-fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
+fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Vec<Input<'static>>> {
     if events.is_instance_of::<PyDict>() {
-        return Ok(vec![to_value(events, None)?]);
+        return Ok(vec![to_input(events, None)?]);
     }
     if events.is_instance_of::<PyList>() || events.is_instance_of::<PyTuple>() {
         let mut out = Vec::with_capacity(events.len()?);
         for item in events.try_iter()? {
-            out.push(to_value(&item?, None)?);
+            out.push(to_input(&item?, None)?);
         }
         return Ok(out);
     }
@@ -228,9 +368,12 @@ fn normalize(
     value: &Bound<'_, PyAny>,
     country: Option<&str>,
 ) -> PyResult<String> {
-    let text = match to_value(value, Some(field))? {
-        Value::String(s) => s,
-        Value::Number(n) => n.to_string(),
+    let text = match to_input(value, Some(field))? {
+        Input::Str(s) => s.into_owned(),
+        Input::Int(i) => i.to_string(),
+        Input::Float(f) if f.is_finite() => {
+            Number::from_f64(f).map_or_else(String::new, |n| n.to_string())
+        }
         _ => {
             return Err(validation_error(
                 py,
@@ -262,10 +405,11 @@ fn build_meta_payload(
     test_event_code: Option<&str>,
     strict: bool,
 ) -> PyResult<Py<PyAny>> {
-    let events = events_arg(events)?;
-    let body = crate::meta::build_meta_payload(&events, test_event_code, &options(strict))
-        .map_err(|e| validation_error(py, &e))?;
-    to_py(py, &body)
+    let inputs = events_arg(events)?;
+    let parsed = parse_inputs(&inputs, &options(strict)).map_err(|e| validation_error(py, &e))?;
+    let body =
+        crate::meta::meta_body(&parsed, test_event_code).map_err(|e| validation_error(py, &e))?;
+    out_to_py(py, &body)
 }
 
 /// The body of TikTok's `POST /open_api/v1.3/event/track/`.
@@ -278,11 +422,17 @@ fn build_tiktok_payload(
     test_event_code: Option<&str>,
     strict: bool,
 ) -> PyResult<Py<PyAny>> {
-    let events = events_arg(events)?;
-    let body =
-        crate::tiktok::build_tiktok_payload(&events, pixel_code, test_event_code, &options(strict))
-            .map_err(|e| validation_error(py, &e))?;
-    to_py(py, &body)
+    if pixel_code.trim().is_empty() {
+        return Err(validation_error(
+            py,
+            &ValidationError::new("pixel_code", "is required"),
+        ));
+    }
+    let inputs = events_arg(events)?;
+    let parsed = parse_inputs(&inputs, &options(strict)).map_err(|e| validation_error(py, &e))?;
+    let body = crate::tiktok::tiktok_body(&parsed, pixel_code, test_event_code)
+        .map_err(|e| validation_error(py, &e))?;
+    out_to_py(py, &body)
 }
 
 /// One line per HTTP attempt through Python's `logging` (logger `convapi`): no token, no PII.
@@ -433,7 +583,7 @@ fn send_released<F>(
     send: F,
 ) -> PyResult<SendResult>
 where
-    F: FnOnce(&[Value], &BuildOptions) -> Result<sender::SendResult, SendError> + Send,
+    F: FnOnce(&[Input<'static>], &BuildOptions) -> Result<sender::SendResult, SendError> + Send,
 {
     let events = events_arg(events)?;
     let opts = options(strict);
@@ -491,7 +641,7 @@ impl MetaSender {
         strict: bool,
     ) -> PyResult<SendResult> {
         send_released(py, events, strict, |events, opts| {
-            self.inner.send_with(events, test_event_code, opts)
+            self.inner.send_inputs(events, test_event_code, opts)
         })
     }
 
@@ -566,7 +716,7 @@ impl TikTokSender {
         strict: bool,
     ) -> PyResult<SendResult> {
         send_released(py, events, strict, |events, opts| {
-            self.inner.send_with(events, test_event_code, opts)
+            self.inner.send_inputs(events, test_event_code, opts)
         })
     }
 

@@ -11,9 +11,11 @@
 //! token is redacted (`***`) from every error message and from the returned response body.
 
 use crate::error::{SendError, ValidationError};
-use crate::event::BuildOptions;
-use crate::meta::build_meta_payload;
-use crate::tiktok::build_tiktok_payload;
+use crate::event::{parse_inputs, BuildOptions, Event};
+use crate::input::Input;
+use crate::meta::meta_body;
+use crate::out::Out;
+use crate::tiktok::tiktok_body;
 use once_cell::sync::Lazy;
 use serde_json::{Map, Value};
 use std::cell::Cell;
@@ -357,8 +359,19 @@ impl MetaSender {
         test_event_code: Option<&str>,
         opts: &BuildOptions,
     ) -> Result<SendResult, SendError> {
-        let bodies = build_chunks(events, |chunk| {
-            build_meta_payload(chunk, test_event_code, opts)
+        let inputs: Vec<Input<'_>> = events.iter().map(Input::from).collect();
+        self.send_inputs(&inputs, test_event_code, opts)
+    }
+
+    /// [`MetaSender::send_with`] for events already in the [`Input`] shape.
+    pub fn send_inputs(
+        &self,
+        events: &[Input<'_>],
+        test_event_code: Option<&str>,
+        opts: &BuildOptions,
+    ) -> Result<SendResult, SendError> {
+        let bodies = build_chunks(events, opts, |chunk| {
+            meta_body(chunk, test_event_code).and_then(|out| serialise_body(&out, chunk.len()))
         })?;
         self.engine().send_bodies(bodies)
     }
@@ -446,8 +459,20 @@ impl TikTokSender {
         test_event_code: Option<&str>,
         opts: &BuildOptions,
     ) -> Result<SendResult, SendError> {
-        let bodies = build_chunks(events, |chunk| {
-            build_tiktok_payload(chunk, &self.pixel_code, test_event_code, opts)
+        let inputs: Vec<Input<'_>> = events.iter().map(Input::from).collect();
+        self.send_inputs(&inputs, test_event_code, opts)
+    }
+
+    /// [`TikTokSender::send_with`] for events already in the [`Input`] shape.
+    pub fn send_inputs(
+        &self,
+        events: &[Input<'_>],
+        test_event_code: Option<&str>,
+        opts: &BuildOptions,
+    ) -> Result<SendResult, SendError> {
+        let bodies = build_chunks(events, opts, |chunk| {
+            tiktok_body(chunk, &self.pixel_code, test_event_code)
+                .and_then(|out| serialise_body(&out, chunk.len()))
         })?;
         self.engine().send_bodies(bodies)
     }
@@ -565,17 +590,39 @@ fn normalize_base_url(raw: &str) -> Result<String, ValidationError> {
 // Batching
 // ---------------------------------------------------------------------------------------------
 
-/// One request's body and the number of events in it.
+/// One request's JSON body (without Meta's `access_token`, added when sending) and the number of
+/// events in it.
 struct Body {
-    value: Value,
+    json: Vec<u8>,
     events: usize,
+}
+
+/// A built payload's bytes and its number of events.
+fn serialise_body(out: &Out<'_>, fallback_events: usize) -> Result<Body, ValidationError> {
+    let events = match out.get("data") {
+        Some(Out::List(items)) => items.len(),
+        _ => fallback_events,
+    };
+    Ok(Body {
+        json: to_json(out)?,
+        events,
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ValidationError> {
+    serde_json::to_vec(value)
+        .map_err(|e| ValidationError::new("payload", format!("could not serialise: {e}")))
 }
 
 /// Builds every chunk of at most 1,000 events before anything is sent. A validation error's
 /// field index (`data[3]...`) is shifted to the event's position in the whole input.
-fn build_chunks<F>(events: &[Value], mut build: F) -> Result<Vec<Body>, SendError>
+fn build_chunks<F>(
+    events: &[Input<'_>],
+    opts: &BuildOptions,
+    mut build: F,
+) -> Result<Vec<Body>, SendError>
 where
-    F: FnMut(&[Value]) -> Result<Value, ValidationError>,
+    F: FnMut(&[Event]) -> Result<Body, ValidationError>,
 {
     if events.is_empty() {
         return Err(ValidationError::new("events", "must contain at least one event").into());
@@ -583,12 +630,8 @@ where
     let mut bodies = Vec::with_capacity(events.len().div_ceil(MAX_EVENTS_PER_REQUEST));
     for (i, chunk) in events.chunks(MAX_EVENTS_PER_REQUEST).enumerate() {
         let offset = i * MAX_EVENTS_PER_REQUEST;
-        let value = build(chunk).map_err(|e| shift_index(e, offset))?;
-        let n = value
-            .get("data")
-            .and_then(Value::as_array)
-            .map_or(chunk.len(), Vec::len);
-        bodies.push(Body { value, events: n });
+        let parsed = parse_inputs(chunk, opts).map_err(|e| shift_index(e, offset))?;
+        bodies.push(build(&parsed).map_err(|e| shift_index(e, offset))?);
     }
     Ok(bodies)
 }
@@ -638,16 +681,19 @@ fn split_payload(payload: &Value) -> Result<Vec<Body>, SendError> {
             for (k, v) in obj {
                 if k == "data" {
                     m.insert(k.clone(), Value::Array(chunk.to_vec()));
+                } else if k == "access_token" {
+                    // The sender's own token goes in when sending; a payload's copy never does.
+                    continue;
                 } else {
                     m.insert(k.clone(), v.clone());
                 }
             }
-            Body {
-                value: Value::Object(m),
+            Ok(Body {
+                json: to_json(&Value::Object(m))?,
                 events: chunk.len(),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<Body>, ValidationError>>()?;
     Ok(bodies)
 }
 
@@ -819,7 +865,7 @@ impl Engine<'_> {
         attempts: &mut u32,
         events_sent: usize,
     ) -> Result<Accepted, SendError> {
-        let bytes = self.encode(body.value)?;
+        let bytes = self.encode(body.json)?;
         let client =
             client(self.config.connect_timeout).map_err(|message| SendError::Transport {
                 platform: self.platform.as_str(),
@@ -950,24 +996,24 @@ impl Engine<'_> {
         }
     }
 
-    /// The request body bytes: Meta gets `access_token` inside the JSON body.
-    fn encode(&self, mut value: Value) -> Result<Vec<u8>, SendError> {
-        if self.platform == Platform::Meta {
-            match value.as_object_mut() {
-                Some(obj) => {
-                    obj.insert(
-                        "access_token".to_string(),
-                        Value::String(self.token.expose().to_string()),
-                    );
-                }
-                None => {
-                    return Err(ValidationError::new("payload", "must be a JSON object").into());
-                }
-            }
+    /// The request body bytes: Meta gets `access_token` inside the JSON body, spliced in as the
+    /// object's first key so the rest of the body is not serialised again.
+    fn encode(&self, json: Vec<u8>) -> Result<Vec<u8>, SendError> {
+        if self.platform != Platform::Meta {
+            return Ok(json);
         }
-        serde_json::to_vec(&value).map_err(|e| {
-            ValidationError::new("payload", format!("could not serialise: {e}")).into()
-        })
+        let Some(rest) = json.strip_prefix(b"{") else {
+            return Err(ValidationError::new("payload", "must be a JSON object").into());
+        };
+        let token = to_json(&self.token.expose())?;
+        let mut out = Vec::with_capacity(json.len() + token.len() + 20);
+        out.extend_from_slice(b"{\"access_token\":");
+        out.extend_from_slice(&token);
+        if rest.first() != Some(&b'}') {
+            out.push(b',');
+        }
+        out.extend_from_slice(rest);
+        Ok(out)
     }
 
     fn attempt(&self, client: &reqwest::blocking::Client, bytes: &[u8], events: usize) -> Attempt {

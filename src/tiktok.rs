@@ -1,9 +1,10 @@
 //! TikTok Events API 2.0 payload builder: the body of `POST /open_api/v1.3/event/track/`.
 
 use crate::error::ValidationError;
-use crate::event::{canonical_event_name, parse_events, BuildOptions, Event, Obj};
+use crate::event::{canonical_event_name, parse_events, BuildOptions, Event, MatchKey};
 use crate::normalize::Field;
-use serde_json::{json, Map, Value};
+use crate::out::{Key, Obj, Out};
+use serde_json::Value;
 
 /// Meta-style (and legacy TikTok) names whose current TikTok name differs. Every other standard
 /// name is the same on both platforms; custom names pass through unchanged.
@@ -33,119 +34,118 @@ pub fn build_tiktok_payload(
     test_event_code: Option<&str>,
     opts: &BuildOptions,
 ) -> Result<Value, ValidationError> {
-    let pixel_code = pixel_code.trim();
-    if pixel_code.is_empty() {
+    check_pixel_code(pixel_code)?;
+    let parsed = parse_events(events, opts)?;
+    Ok(tiktok_body(&parsed, pixel_code, test_event_code)?.into_value())
+}
+
+fn check_pixel_code(pixel_code: &str) -> Result<(), ValidationError> {
+    if pixel_code.trim().is_empty() {
         return Err(ValidationError::new("pixel_code", "is required"));
     }
-    let parsed = parse_events(events, opts)?;
-    let mut data = Vec::with_capacity(parsed.len());
-    for (i, event) in parsed.iter().enumerate() {
+    Ok(())
+}
+
+/// The body for parsed events, as a payload tree (serialised by the senders, converted to a
+/// dict by the bindings).
+pub fn tiktok_body<'a>(
+    events: &'a [Event],
+    pixel_code: &'a str,
+    test_event_code: Option<&'a str>,
+) -> Result<Out<'a>, ValidationError> {
+    check_pixel_code(pixel_code)?;
+    let mut data = Vec::with_capacity(events.len());
+    for (i, event) in events.iter().enumerate() {
         data.push(tiktok_event(event).map_err(|e| e.within(&format!("events[{i}]")))?);
     }
-    let mut body = Map::new();
-    body.insert("event_source".into(), json!("web"));
-    body.insert("event_source_id".into(), json!(pixel_code));
-    if let Some(code) = test_event_code.map(str::trim).filter(|c| !c.is_empty()) {
-        body.insert("test_event_code".into(), json!(code));
-    }
-    body.insert("data".into(), Value::Array(data));
-    Ok(Value::Object(body))
+    let mut body = Obj::with_capacity(4);
+    body.str("event_source", Some("web"))
+        .str("event_source_id", Some(pixel_code.trim()))
+        .str("test_event_code", test_event_code.map(str::trim))
+        .raw("data", Out::List(data));
+    Ok(body.build())
 }
 
 /// One event of TikTok's `data[]`.
-pub fn tiktok_event(event: &Event) -> Result<Value, ValidationError> {
+pub fn tiktok_event(event: &Event) -> Result<Out<'_>, ValidationError> {
     if event.event_source_url.is_none() {
         return Err(ValidationError::new(
             "event_source_url",
             "is required by TikTok for web events (page.url)",
         ));
     }
-    let hashes = |field: Field| -> Vec<Value> {
+    let hashes = |field: Field| -> Vec<Out<'_>> {
         event
             .key(field)
-            .map(|keys| {
-                keys.iter()
-                    .map(|k| Value::String(k.tiktok_hash()))
-                    .collect()
-            })
+            .map(|keys| keys.iter().map(MatchKey::tiktok_out).collect())
             .unwrap_or_default()
     };
-    let mut user = Obj::new();
+    let mut user = Obj::with_capacity(8);
     user.list("email", hashes(Field::Email))
         .list("phone", hashes(Field::Phone))
         .list("external_id", hashes(Field::ExternalId))
-        .str("ip", event.client_ip_address.as_ref())
-        .str("user_agent", event.client_user_agent.as_ref())
-        .str("ttclid", event.ttclid.as_ref())
-        .str("ttp", event.ttp.as_ref())
-        .str("locale", event.locale.as_ref());
-    let contents: Vec<Value> = event
+        .str("ip", event.client_ip_address.as_deref())
+        .str("user_agent", event.client_user_agent.as_deref())
+        .str("ttclid", event.ttclid.as_deref())
+        .str("ttp", event.ttp.as_deref())
+        .str("locale", event.locale.as_deref());
+    let contents: Vec<Out<'_>> = event
         .contents
         .iter()
         .map(|c| {
-            let mut item = Obj::new();
+            let mut item = Obj::with_capacity(6);
             item.str("content_id", Some(&c.id))
-                .str("content_name", c.title.as_ref())
-                .str("content_category", c.category.as_ref())
+                .str("content_name", c.title.as_deref())
+                .str("content_category", c.category.as_deref())
                 .num("price", c.item_price.as_ref())
                 .num("quantity", c.quantity.as_ref())
-                .str("brand", c.brand.as_ref());
-            item.into_value()
+                .str("brand", c.brand.as_deref());
+            item.build()
         })
         .collect();
     // TikTok warns when content_type comes without contents.
-    let content_type = (!event.contents.is_empty() || !event.content_ids.is_empty()).then(|| {
-        event
-            .content_type
-            .clone()
-            .unwrap_or_else(|| "product".into())
-    });
-    let mut properties = Obj::new();
+    let content_type = (!event.contents.is_empty() || !event.content_ids.is_empty())
+        .then(|| event.content_type.as_deref().unwrap_or("product"));
+    let mut properties = Obj::with_capacity(12);
     properties
         .list("contents", contents)
         .list(
             "content_ids",
-            event
-                .content_ids
-                .iter()
-                .cloned()
-                .map(Value::String)
-                .collect(),
+            event.content_ids.iter().map(|id| Out::Str(id)).collect(),
         )
-        .str("content_type", content_type.as_ref())
-        .str("content_name", event.content_name.as_ref())
-        .str("content_category", event.content_category.as_ref())
-        .str("currency", event.currency.as_ref())
+        .str("content_type", content_type)
+        .str("content_name", event.content_name.as_deref())
+        .str("content_category", event.content_category.as_deref())
+        .str("currency", event.currency.as_deref())
         .num("value", event.value.as_ref())
         .int("num_items", event.num_items)
-        .str("order_id", event.order_id.as_ref())
-        .str("search_string", event.search_string.as_ref());
+        .str("order_id", event.order_id.as_deref())
+        .str("search_string", event.search_string.as_deref());
     for (k, v) in &event.extra_custom {
-        properties.value(k, Some(v));
+        properties.value(Key::Dyn(k), Some(v));
     }
-    let mut page = Obj::new();
-    page.str("url", event.event_source_url.as_ref())
-        .str("referrer", event.referrer_url.as_ref());
-    let name = tiktok_event_name(&event.event_name).to_string();
-    let mut out = Obj::new();
-    out.str("event", Some(&name))
+    let mut page = Obj::with_capacity(2);
+    page.str("url", event.event_source_url.as_deref())
+        .str("referrer", event.referrer_url.as_deref());
+    let mut out = Obj::with_capacity(7);
+    out.str("event", Some(tiktok_event_name(&event.event_name)))
         .int("event_time", Some(event.event_time))
         // TikTok rejects a numeric event_id (40002): always a string.
-        .str("event_id", event.event_id.as_ref())
+        .str("event_id", event.event_id.as_deref())
         .obj("user", user)
         .obj("properties", properties)
         .obj("page", page);
     if event.limited_data_use {
         out.bool("limited_data_use", Some(true));
     }
-    let out = out.into_value();
-    Ok(out)
+    Ok(out.build())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::normalize::hash_value;
+    use serde_json::json;
 
     const NOW: i64 = 1_790_000_000;
 

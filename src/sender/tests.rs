@@ -416,10 +416,11 @@ fn split_keeps_top_level_keys_and_index_shift() {
         bodies.iter().map(|b| b.events).collect::<Vec<_>>(),
         vec![1000, 1000, 500]
     );
+    let json = |b: &Body| serde_json::from_slice::<Value>(&b.json).unwrap();
     for b in &bodies {
-        assert_eq!(b.value["test_event_code"], "TEST123");
+        assert_eq!(json(b)["test_event_code"], "TEST123");
     }
-    assert_eq!(bodies[2].value["data"][0]["event_id"], "e2000");
+    assert_eq!(json(&bodies[2])["data"][0]["event_id"], "e2000");
     let e = shift_index(ValidationError::new("data[3].user.email", "bad"), 2000);
     assert_eq!(e.field, "data[2003].user.email");
     let e = shift_index(ValidationError::new("events", "bad"), 1000);
@@ -470,6 +471,33 @@ fn meta_success_token_in_body_not_url() {
     assert_eq!(body["access_token"], TOKEN);
     assert_eq!(body["test_event_code"], "TEST123");
     assert_eq!(body["data"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn meta_token_is_spliced_once_into_the_body_even_over_a_payload_copy() {
+    let server = Server::start(vec![meta_ok(1, "t1")]);
+    let mut payload = meta_payload(1);
+    payload["access_token"] = json!("someone-elses-token");
+    meta(&server).send_payload(&payload).unwrap();
+    let raw = server.requests()[0].body.clone();
+    let text = String::from_utf8(raw).unwrap();
+    assert_eq!(text.matches("\"access_token\"").count(), 1, "{text}");
+    assert!(!text.contains("someone-elses-token"));
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["access_token"], TOKEN);
+    assert_eq!(body["data"].as_array().unwrap().len(), 1);
+
+    let encoded = MetaSender::new(
+        "1",
+        AccessToken::new("tok\"en"),
+        None,
+        SenderConfig::default(),
+    )
+    .unwrap()
+    .engine()
+    .encode(b"{}".to_vec())
+    .unwrap();
+    assert_eq!(encoded, br#"{"access_token":"tok\"en"}"#);
 }
 
 #[test]
