@@ -3,12 +3,18 @@
 
 Two databases on the same Odoo tree: one with website_sale only ("off"), one with website_sale
 and conversions_api tracking on both platforms ("on"), both services pointing at a local fake
-ad API that answers after 300 ms. Each server runs alone (1 thread, no cron); requests to the two
-are interleaved so both see the same machine noise. Reports the median and p90 per endpoint and
-the difference.
+ad API that answers after 300 ms. Per database, one HTTP server (threaded, ``--workers 0``, no
+cron thread) and one cron-only process (``--no-http``, one cron thread), as prefork's separate
+cron workers do in production: the outbox is delivered by the flush cron, outside the web
+server. Requests are sent in pairs (one to each server, the order alternating), so both see the
+same machine noise.
 
-    ODOO_TREE=/work/odoo/18 ODOO_PYTHON=/work/odoo/venv18/bin/python \
-        python scripts/bench_storefront.py --requests 200
+Reports per endpoint and mode the median, p90 and mean, the median of the paired differences
+(on - off) with a bootstrap 95 % interval, the SQL queries per request (from Odoo's request log)
+and the load average; then waits for the cron to deliver the outbox and checks every row was
+sent and every event reached the fake.
+
+    python scripts/bench_storefront.py --tree /work/odoo/17 --requests 400
 
 The databases are created on first use (``--recreate`` to start over).
 """
@@ -16,6 +22,8 @@ The databases are created on first use (``--recreate`` to start over).
 import argparse
 import json
 import os
+import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -116,12 +124,33 @@ def setup_db(args, base, name, modules, fake_url):
     raise SystemExit(f'setup of {name} failed:\n{out.stdout}\n{out.stderr}')
 
 
-def start_server(base, name, port, tree):
-    log = open(Path(tempfile.gettempdir()) / f'bench_{name}.log', 'w')  # noqa: SIM115
-    proc = subprocess.Popen(base + ['-d', name, '--db-filter', f'^{name}$', '--http-port',
-                                    str(port), '--workers', '0', '--max-cron-threads', '0',
+def psql(args, dbname, query):
+    env = dict(os.environ, PGPASSWORD=args.db_password)
+    out = subprocess.run(['psql', '-h', args.db_host, '-U', args.db_user, '-d', dbname, '-tAc',
+                          query], capture_output=True, text=True, env=env, check=True)
+    return out.stdout.strip()
+
+
+def log_path(name):
+    return Path(tempfile.gettempdir()) / f'bench_{name}.log'
+
+
+def start_cron(base, name, tree):
+    """A cron-only Odoo process for the database (prefork's cron worker, in effect)."""
+    log = open(log_path(name + '_cron'), 'w')  # noqa: SIM115
+    return subprocess.Popen(base + ['-d', name, '--db-filter', f'^{name}$', '--no-http',
+                                    '--workers', '0', '--max-cron-threads', '1',
                                     '--log-level', 'warn'], stdout=log, stderr=log,
                             env=odoo_env(tree))
+
+
+def start_server(base, name, port, tree):
+    log = open(log_path(name), 'w')  # noqa: SIM115
+    # werkzeug:INFO logs one line per request with its SQL query count
+    proc = subprocess.Popen(base + ['-d', name, '--db-filter', f'^{name}$', '--http-port',
+                                    str(port), '--workers', '0', '--max-cron-threads', '0',
+                                    '--log-level', 'warn', '--log-handler', 'werkzeug:INFO'],
+                            stdout=log, stderr=log, env=odoo_env(tree))
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -172,11 +201,38 @@ def p90(values):
     return statistics.quantiles(values, n=10)[-1]
 
 
+def bootstrap_median_ci(values, rounds=2000, seed=1):
+    """95 % bootstrap interval of the median."""
+    rng = random.Random(seed)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values)))
+                     for _ in range(rounds))
+    return medians[int(rounds * 0.025)], medians[int(rounds * 0.975) - 1]
+
+
+REQUEST_LINE = re.compile(r'"(GET|POST) (\S+) HTTP/[\d.]+" (\d+) \S+ (\d+) ([\d.]+) ([\d.]+)')
+
+
+def query_counts(name, path_prefix, skip):
+    """SQL queries per request to ``path_prefix`` from the server's werkzeug log lines."""
+    counts = []
+    for line in log_path(name).read_text(errors='replace').splitlines():
+        match = REQUEST_LINE.search(line)
+        if match and match.group(2).split('?')[0].startswith(path_prefix):
+            counts.append(int(match.group(4)))
+    return counts[skip:]
+
+
+def summary(values):
+    return {'median_ms': round(statistics.median(values), 2),
+            'p90_ms': round(p90(values), 2),
+            'mean_ms': round(statistics.fmean(values), 2), 'n': len(values)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--tree', default=os.environ.get('ODOO_TREE', '/work/odoo/18'))
     parser.add_argument('--python', default=os.environ.get('ODOO_PYTHON'))
-    parser.add_argument('--requests', type=int, default=200)
+    parser.add_argument('--requests', type=int, default=400, help='request pairs per endpoint')
     parser.add_argument('--warmup', type=int, default=30)
     parser.add_argument('--delay', type=float, default=0.3, help='fake API answer delay (s)')
     parser.add_argument('--db-host', default='127.0.0.1')
@@ -184,6 +240,10 @@ def main():
     parser.add_argument('--db-password', default='odoo')
     parser.add_argument('--recreate', action='store_true')
     parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--no-cron', action='store_true',
+                        help='no cron process (nothing is delivered)')
+    parser.add_argument('--drain-timeout', type=float, default=180.0,
+                        help='seconds to wait for the cron to deliver the outbox')
     parser.add_argument('--setup-only', action='store_true',
                         help='create and configure the two databases, then stop')
     args = parser.parse_args()
@@ -203,27 +263,57 @@ def main():
         if args.setup_only:
             print('databases ready:', info_off, info_on)
             return 0
-        servers = [start_server(base, f'bench{version}_off', 8961, args.tree),
-                   start_server(base, f'bench{version}_on', 8962, args.tree)]
+        names = {'off': f'bench{version}_off', 'on': f'bench{version}_on'}
+        max_id_before = int(psql(args, names['on'],
+                                 'SELECT coalesce(max(id), 0) FROM conversions_api_event'))
+        servers = [start_server(base, names['off'], 8961, args.tree),
+                   start_server(base, names['on'], 8962, args.tree)]
+        if not args.no_cron:
+            servers += [start_cron(base, names['off'], args.tree),
+                        start_cron(base, names['on'], args.tree)]
+        load_before = os.getloadavg()
         try:
             shoppers = {'off': Shopper(8961, info_off, version),
                         'on': Shopper(8962, info_on, version)}
             results = {}
+            paths = {'product_page': info_on['url'],
+                     'add_to_cart': '/shop/cart/add' if version >= 19
+                     else '/shop/cart/update_json'}
             for step in ('product_page', 'add_to_cart'):
                 samples = {'off': [], 'on': []}
                 for i in range(args.warmup + args.requests):
+                    pair = {}
                     for mode in (('off', 'on') if i % 2 else ('on', 'off')):
-                        elapsed = timed(getattr(shoppers[mode], step))
-                        if i >= args.warmup:
+                        pair[mode] = timed(getattr(shoppers[mode], step))
+                    if i >= args.warmup:
+                        for mode, elapsed in pair.items():
                             samples[mode].append(elapsed)
-                results[step] = {
-                    mode: {'median_ms': round(statistics.median(values), 2),
-                           'p90_ms': round(p90(values), 2), 'n': len(values)}
-                    for mode, values in samples.items()
-                }
+                diffs = [on - off for on, off in zip(samples['on'], samples['off'],
+                                                      strict=True)]
+                low, high = bootstrap_median_ci(diffs)
+                results[step] = {mode: summary(values) for mode, values in samples.items()}
                 results[step]['added_median_ms'] = round(
                     results[step]['on']['median_ms'] - results[step]['off']['median_ms'], 2)
-            time.sleep(1.0)
+                results[step]['paired_diff_median_ms'] = round(statistics.median(diffs), 2)
+                results[step]['paired_diff_ci95_ms'] = [round(low, 2), round(high, 2)]
+                results[step]['paired_diff_mean_ms'] = round(statistics.fmean(diffs), 2)
+                for mode in ('off', 'on'):
+                    counts = query_counts(names[mode], paths[step], args.warmup)
+                    results[step][mode]['queries_median'] = (
+                        statistics.median(counts) if counts else None)
+                    results[step][mode]['queries_range'] = (
+                        [min(counts), max(counts)] if counts else None)
+            load_after = os.getloadavg()
+            # the cron delivers the outbox: wait until nothing is left to send
+            deadline = time.time() + args.drain_timeout
+            states = {}
+            while not args.no_cron and time.time() < deadline:
+                states = dict(line.split('|') for line in psql(
+                    args, names['on'], 'SELECT state, count(*) FROM conversions_api_event '
+                    f'WHERE id > {max_id_before} GROUP BY state').splitlines() if line)
+                if not set(states) & {'queued', 'retrying'}:
+                    break
+                time.sleep(2)
             meta_events = len(fake.meta_events())
             tiktok_events = len(fake.tiktok_events())
         finally:
@@ -232,17 +322,29 @@ def main():
             for server in servers:
                 server.wait(timeout=30)
 
-    report = {'odoo': version, 'fake_api_delay_s': args.delay, 'results': results,
+    outbox_rows = int(psql(args, names['on'], 'SELECT count(*) FROM conversions_api_event '
+                           f'WHERE id > {max_id_before}'))
+    report = {'odoo': version, 'fake_api_delay_s': args.delay, 'requests': args.requests,
+              'warmup': args.warmup, 'cpus': os.cpu_count(),
+              'load_average_before': [round(x, 2) for x in load_before],
+              'load_average_after': [round(x, 2) for x in load_after],
+              'results': results, 'outbox_rows_this_run': outbox_rows,
+              'outbox_states_after_drain': states,
               'events_received_by_fake': {'meta': meta_events, 'tiktok': tiktok_events}}
     print(json.dumps(report, indent=2))
     print(f'\nOdoo {version}, fake API delay {args.delay * 1000:.0f} ms, '
-          f'{args.requests} requests per endpoint and mode')
-    print(f'{"endpoint":<14}{"off median":>12}{"on median":>12}{"added":>10}'
-          f'{"off p90":>10}{"on p90":>10}')
+          f'{args.requests} request pairs per endpoint, load average '
+          f'{load_before[0]:.2f} -> {load_after[0]:.2f} on {os.cpu_count()} CPUs')
+    print(f'{"endpoint":<14}{"off med":>9}{"on med":>9}{"off p90":>9}{"on p90":>9}'
+          f'{"paired diff med [95% CI]":>28}{"queries off/on":>16}')
     for step, result in results.items():
-        print(f'{step:<14}{result["off"]["median_ms"]:>12.2f}{result["on"]["median_ms"]:>12.2f}'
-              f'{result["added_median_ms"]:>10.2f}{result["off"]["p90_ms"]:>10.2f}'
-              f'{result["on"]["p90_ms"]:>10.2f}')
+        low, high = result['paired_diff_ci95_ms']
+        print(f'{step:<14}{result["off"]["median_ms"]:>9.2f}{result["on"]["median_ms"]:>9.2f}'
+              f'{result["off"]["p90_ms"]:>9.2f}{result["on"]["p90_ms"]:>9.2f}'
+              f'{result["paired_diff_median_ms"]:>12.2f} [{low:6.2f}, {high:6.2f}]'
+              f'{result["off"]["queries_median"]!s:>8}/{result["on"]["queries_median"]!s}')
+    print(f'outbox: {outbox_rows} rows this run, states after the drain {states}; '
+          f'fake received {meta_events} Meta and {tiktok_events} TikTok events')
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0

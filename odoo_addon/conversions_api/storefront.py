@@ -179,8 +179,9 @@ def product_content(product, quantity=1.0, price=None):
     """One ``contents`` item (neutral keys) for a product.product."""
     product = product.sudo()
     # the internal category's own name: display names walk the parents, and the eCommerce
-    # categories are a many2many; both cost queries in the shopper's request
-    category = product.categ_id.name
+    # categories are a many2many; both cost queries in the shopper's request. Cached by id
+    # (conversions_api's storefront_service_cache): shop pages do not read the category.
+    category = product.env['product.category']._convapi_category_name(product.categ_id.id)
     return {
         'id': str(product.id),
         'quantity': item_quantity(quantity),

@@ -83,8 +83,9 @@ class ConversionsApiWebsiteSale(WebsiteSale):
                 price = product.list_price
             content = storefront.product_content(variant, 1, price)
             currency = info.get('currency') or request.website.currency_id
+            # the ISO code from a cache: 17/18 product pages never read the currency record
             _track('ViewContent', custom_data=storefront.contents_custom_data(
-                [content], getattr(currency, 'name', None)))
+                [content], request.env['res.currency']._convapi_currency_code(currency.id)))
 
         request.env['ir.http']._convapi_track_later(track_view_content)
 

@@ -1,9 +1,9 @@
 """The outbox: one row per event and service, queued in the caller's transaction,
-sent in batches after commit and by cron, retried with backoff, kept for the log."""
+sent in batches by the flush cron (woken up after commit, and every minute), retried with
+backoff, kept for the log. No thread and no network call in the caller's process."""
 
 import json
 import logging
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -11,9 +11,8 @@ from datetime import datetime, timedelta, timezone
 import psycopg2
 import psycopg2.errors
 from lxml.builder import E
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
-from odoo.modules import module as odoo_module
 from odoo.tools import mute_logger
 
 from .. import const, utils
@@ -26,7 +25,23 @@ try:
 except ImportError:  # declared in external_dependencies; keep the registry loadable
     convapi = None
 
-PENDING_KEY = 'conversions_api.pending_event_ids'
+FLUSH_CRON = 'conversions_api.ir_cron_conversions_api_flush'
+TRIGGER_KEY = 'conversions_api.flush_triggered'
+# Seconds between two wake-ups of the flush cron by one process (see _trigger_flush).
+FLUSH_TRIGGER_INTERVAL = 5.0
+# dbname -> time.monotonic() of this process's last committed cron trigger
+_last_trigger = {}
+
+_INSERT_SQL = """
+    INSERT INTO conversions_api_event
+        (service_id, platform, website_id, company_id, event_name, event_id, event_time,
+         payload, source_model, source_res_id, create_uid, write_uid,
+         state, attempts, sanitized, create_date, write_date)
+    VALUES %s
+    ON CONFLICT (service_id, event_name, event_id) DO NOTHING
+"""
+_INSERT_ROW = ("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', 0, false, "
+               "now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')")
 LIST_FIELDS = (
     ('create_date', {'string': 'Queued on'}),
     ('event_name', {}),
@@ -116,7 +131,8 @@ class ConversionsApiEvent(models.Model):
         service, name and event ID is returned, not queued twice), browsed in the caller's
         environment (use ``.sudo()`` to read them as a portal or public user). Never raises
         for tracking problems: they are logged and an empty recordset is returned.
-        Delivery happens after the caller's transaction commits, and by the cron.
+        Delivery: the flush cron, woken up once the caller's transaction commits (see
+        ``_trigger_flush``), and its every-minute run.
         """
         if convapi is None:
             _logger.warning('conversions_api: convapi is not installed; %s not queued',
@@ -143,7 +159,7 @@ class ConversionsApiEvent(models.Model):
             _logger.exception('conversions_api: %s event not queued', event_name)
             return self.browse()
         if events:
-            self._register_postcommit_flush(events)
+            self._trigger_flush()
         return self.browse(events.ids)
 
     @api.model
@@ -161,75 +177,157 @@ class ConversionsApiEvent(models.Model):
             return self.browse()
 
         context = dict(request_context or {})
-        consent = context.get('consent')
         event_id = str(event_id) if event_id not in (None, False, '') else uuid.uuid4().hex
-        timestamp = _timestamp(event_time)
         source_model, source_res_id = _source_reference(source)
-
-        raw_user = {}
-        if partner:
-            partner = self.env['res.partner'].browse(int(partner)) \
-                if isinstance(partner, int) else partner
-            raw_user.update(utils.partner_user_data(partner))
-        raw_user.update(utils.canonical_user_keys(user_data))
-        for key in const.REQUEST_CONTEXT_USER_KEYS:
-            if context.get(key) and key not in raw_user:
-                raw_user[key] = context[key]
-        country = utils.country_hint(
-            raw_user,
-            partner.country_id.code if partner else None,
-            website.company_id.country_id.code if website else None,
-        )
-        user = utils.prepare_user_data(convapi, raw_user, country=country)
-        event_source_url = event_source_url or context.get('event_source_url') \
-            or _website_url(website)
+        if partner and isinstance(partner, int):
+            partner = self.env['res.partner'].browse(partner)
+        user, base_event = _neutral_event(
+            event_name, event_id, event_time, user_data, custom_data, context,
+            event_source_url or context.get('event_source_url') or _website_url(website),
+            referrer_url,
+            partner=partner, country=website.company_id.country_id.code if website else None)
 
         events = self.browse()
         for service in services:
-            service_user = service._filter_user_data(user)
-            limited = service.limited_data_use
-            if consent == 'denied':
-                if service.consent_policy == 'skip':
-                    continue
-                if service.consent_policy == 'anonymous':
-                    service_user = {key: value for key, value in service_user.items()
-                                    if key in const.ANONYMOUS_KEYS}
-                    if service_user.get('client_ip_address'):
-                        service_user['client_ip_address'] = utils.anonymize_ip(
-                            service_user['client_ip_address'])
-                else:
-                    limited = True
-            event = {
-                'event_name': event_name,
-                'event_id': event_id,
-                'event_time': timestamp,
-                'action_source': 'website',
-                'event_source_url': event_source_url,
-                'referrer_url': referrer_url or context.get('referrer_url'),
-                'user': service_user,
-                'custom': dict(custom_data or {}),
-            }
-            if not (event.get('event_source_url') and service_user.get('client_user_agent')):
-                # Meta requires both for website events; a server-side fact without a
-                # browser behind it (back-office confirmation, server action) is not one.
-                event['action_source'] = 'system_generated'
-            for key in const.EVENT_EXTRA_KEYS:
-                if (event_extra or {}).get(key) not in (None, ''):
-                    event[key] = event_extra[key]
-            if limited:
-                event['limited_data_use'] = True
-            event = {key: value for key, value in event.items() if value not in (None, '', {})}
-            # Stored hashed as the platform receives it: the outbox keeps no raw contact data.
             try:
-                event['user'] = utils.hashed_user_data(
-                    convapi, service.platform, event, pixel_id=service.pixel_id)
+                event = service_event(
+                    base_event, service._filter_user_data(user), context.get('consent'),
+                    platform=service.platform, pixel_id=service.pixel_id,
+                    consent_policy=service.consent_policy,
+                    limited_data_use=service.limited_data_use, event_extra=event_extra)
             except convapi.ValidationError as error:
                 _logger.warning('conversions_api: %s event not queued for service %s: '
                                 'invalid %s', event_name, service.id,
                                 getattr(error, 'field', None) or 'event')
                 continue
-            events |= self._create_once(service, website, event, source_model, source_res_id)
+            if event is not None:
+                events |= self._create_once(service, website, event, source_model,
+                                            source_res_id)
         return events
+
+    @api.model
+    def _storefront_rows(self, items):
+        """Outbox rows of events tracked in a shopper's request, ready for one INSERT.
+
+        ``items`` are ``(event_name, values, services)``: ``values`` as ``_enqueue`` takes
+        them (``website_id``, ``partner_id``, ``user_data``, ``custom_data``, ``event_id``,
+        ``event_time``, ``event_source_url``, ``referrer_url``, ``request_context``) and
+        ``services`` the cached ServiceInfo of the services accepting the event. Match keys
+        are normalised and hashed here, per platform, exactly as ``_enqueue`` stores them:
+        the row never holds plain personal data. Reads nothing from the database unless a
+        logged-in partner's matching keys are needed. A failing event or service is logged
+        and skipped.
+        """
+        rows = []
+        for event_name, values, services in items:
+            try:
+                context = dict(values.get('request_context') or {})
+                partner_id = values.get('partner_id')
+                partner = self.env['res.partner'].browse(partner_id) if partner_id else None
+                user, base_event = _neutral_event(
+                    event_name, values['event_id'], values.get('event_time'),
+                    values.get('user_data'), values.get('custom_data'), context,
+                    values.get('event_source_url') or context.get('event_source_url'),
+                    values.get('referrer_url'),
+                    partner=partner, country=services[0].country_code if services else None)
+            except Exception:
+                _logger.exception('conversions_api: %s event not queued', event_name)
+                continue
+            event_time = datetime.fromtimestamp(base_event['event_time'], timezone.utc).replace(
+                tzinfo=None)
+            for info in services:
+                try:
+                    service_user = {key: value for key, value in user.items()
+                                    if key in info.allowed_user_keys}
+                    event = service_event(
+                        base_event, service_user, context.get('consent'),
+                        platform=info.platform, pixel_id=info.pixel_id,
+                        consent_policy=info.consent_policy,
+                        limited_data_use=info.limited_data_use)
+                except Exception as error:
+                    if convapi is not None and isinstance(error, convapi.ValidationError):
+                        _logger.warning('conversions_api: %s event not queued for service %s: '
+                                        'invalid %s', event_name, info.id,
+                                        getattr(error, 'field', None) or 'event')
+                    else:
+                        _logger.exception('conversions_api: %s event not queued for service %s',
+                                          event_name, info.id)
+                    continue
+                if event is None:
+                    continue
+                rows.append((
+                    info.id, info.platform, values.get('website_id') or None,
+                    info.company_id or None, event_name, base_event['event_id'], event_time,
+                    json.dumps(event, default=str, sort_keys=True), None, None,
+                ))
+        return rows
+
+    @api.model
+    def _insert_rows(self, rows, savepoint=False):
+        """One multi-row INSERT of prepared rows (see ``_storefront_rows``), state queued.
+
+        An event already queued under the same service, name and event ID is left alone.
+        Raw SQL: the ORM's create costs a dozen queries per row in the shopper's request.
+        With ``savepoint``, the INSERT runs in a savepoint sent in the same round trip
+        (``SAVEPOINT; INSERT; RELEASE``): when it fails, only the savepoint is rolled back and
+        the error raised, the caller's transaction stays usable. Returns the number of rows
+        given (an event already queued is not inserted again).
+        """
+        if not rows:
+            return 0
+        cr = self.env.cr
+        query = _INSERT_SQL % ', '.join([_INSERT_ROW] * len(rows))
+        params = []
+        uid = self.env.uid
+        for row in rows:
+            params.extend(row)
+            params.extend((uid, uid))
+        if not savepoint:
+            cr.execute(query, params)
+            return cr.rowcount
+        name = f'convapi_{uuid.uuid4().hex}'
+        try:
+            # One message, three statements: an error stops the rest, RELEASE included.
+            cr.execute(f'SAVEPOINT {name}; {query}; RELEASE SAVEPOINT {name}', params)
+        except psycopg2.Error:
+            cr.execute(f'ROLLBACK TO SAVEPOINT {name}')
+            cr.execute(f'RELEASE SAVEPOINT {name}')
+            raise
+        # psycopg2 reports the last statement's count (RELEASE: none): count what is there
+        return len(rows)
+
+    @api.model
+    def _trigger_flush(self):
+        """Wake the flush cron up once this transaction commits (an ``ir.cron.trigger`` row,
+        rolled back with the transaction). At most once per transaction, and once per
+        ``FLUSH_TRIGGER_INTERVAL`` seconds per process: Odoo wakes the cron workers through a
+        new connection to the ``postgres`` database, a few milliseconds. A run sends every
+        due row, so events the throttle leaves behind go with the next trigger, or at the
+        latest with the every-minute run."""
+        cr = self.env.cr
+        if cr.postcommit.data.get(TRIGGER_KEY):
+            return
+        dbname = cr.dbname
+        last = _last_trigger.get(dbname)
+        if last is not None and time.monotonic() - last < FLUSH_TRIGGER_INTERVAL:
+            return
+        cron = self.env.ref(FLUSH_CRON, raise_if_not_found=False)
+        if not cron:
+            return
+        try:
+            with cr.savepoint(flush=False):
+                cron.sudo()._trigger()
+        except psycopg2.errors.ReadOnlySqlTransaction:
+            raise
+        except Exception:  # noqa: BLE001 - the every-minute run still sends the rows
+            _logger.exception('conversions_api: could not wake the flush cron up')
+            return
+        cr.postcommit.data[TRIGGER_KEY] = True
+
+        def remember():
+            _last_trigger[dbname] = time.monotonic()
+
+        cr.postcommit.add(remember)
 
     @api.model
     def _resolve_website(self, website, partner=None):
@@ -276,29 +374,6 @@ class ConversionsApiEvent(models.Model):
         except psycopg2.IntegrityError:
             # Queued by a concurrent transaction in between: that row wins.
             return self.search(key, limit=1)
-
-    def _register_postcommit_flush(self, events):
-        """Send ``events`` once the caller's transaction commits (never on rollback)."""
-        cr = self.env.cr
-        pending = cr.postcommit.data.setdefault(PENDING_KEY, set())
-        first = not pending
-        pending.update(events.ids)
-        if not first:
-            return
-        registry = self.env.registry
-
-        def flush_after_commit():
-            event_ids = sorted(pending)
-            if odoo_module.current_test or getattr(threading.current_thread(), 'testing', False):
-                # Tests assert on the outcome; production must not wait for the network.
-                _flush_in_new_cursor(registry, event_ids)
-            else:
-                thread = threading.Thread(
-                    target=_flush_in_new_cursor, args=(registry, event_ids),
-                    name='conversions_api.flush', daemon=True)
-                thread.start()
-
-        cr.postcommit.add(flush_after_commit)
 
     # ------------------------------------------------------------------
     # Delivery
@@ -523,13 +598,63 @@ class ConversionsApiEvent(models.Model):
         }
 
 
-def _flush_in_new_cursor(registry, event_ids):
-    try:
-        with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            env['conversions.api.event']._flush_outbox(ids=event_ids, commit=True)
-    except Exception:  # noqa: BLE001 - the cron retries; the shopper never sees this
-        _logger.exception('conversions_api: post-commit flush failed; the cron will retry')
+def _neutral_event(event_name, event_id, event_time, user_data, custom_data, context,
+                   event_source_url, referrer_url, partner=None, country=None):
+    """The raw user data (Meta-native keys, phones in E.164, not hashed yet) and the event
+    without its user part, shared by every service the event goes to."""
+    raw_user = {}
+    if partner:
+        raw_user.update(utils.partner_user_data(partner))
+    raw_user.update(utils.canonical_user_keys(user_data))
+    for key in const.REQUEST_CONTEXT_USER_KEYS:
+        if context.get(key) and key not in raw_user:
+            raw_user[key] = context[key]
+    country = utils.country_hint(
+        raw_user, partner.country_id.code if partner else None, country)
+    user = utils.prepare_user_data(convapi, raw_user, country=country)
+    event = {
+        'event_name': event_name,
+        'event_id': event_id,
+        'event_time': _timestamp(event_time),
+        'action_source': 'website',
+        'event_source_url': event_source_url,
+        'referrer_url': referrer_url or context.get('referrer_url'),
+        'custom': dict(custom_data or {}),
+    }
+    return user, event
+
+
+def service_event(base_event, service_user, consent, *, platform, pixel_id, consent_policy,
+                  limited_data_use, event_extra=None):
+    """The event as one service stores it, from the user data its match-key switches allow:
+    consent policy applied, user data normalised and hashed for its platform. None when the
+    policy skips the event; convapi.ValidationError when the platform would refuse it."""
+    limited = limited_data_use
+    if consent == 'denied':
+        if consent_policy == 'skip':
+            return None
+        if consent_policy == 'anonymous':
+            service_user = {key: value for key, value in service_user.items()
+                            if key in const.ANONYMOUS_KEYS}
+            if service_user.get('client_ip_address'):
+                service_user['client_ip_address'] = utils.anonymize_ip(
+                    service_user['client_ip_address'])
+        else:
+            limited = True
+    event = dict(base_event, user=service_user)
+    if not (event.get('event_source_url') and service_user.get('client_user_agent')):
+        # Meta requires both for website events; a server-side fact without a
+        # browser behind it (back-office confirmation, server action) is not one.
+        event['action_source'] = 'system_generated'
+    for key in const.EVENT_EXTRA_KEYS:
+        if (event_extra or {}).get(key) not in (None, ''):
+            event[key] = event_extra[key]
+    if limited:
+        event['limited_data_use'] = True
+    event = {key: value for key, value in event.items() if value not in (None, '', {})}
+    # Stored hashed as the platform receives it: the outbox keeps no raw contact data.
+    event['user'] = utils.hashed_user_data(convapi, platform, event, pixel_id=pixel_id)
+    return event
 
 
 def _timestamp(event_time):

@@ -9,17 +9,27 @@ hook (controllers, sale.order, forms) calls ``ir.http._convapi_track``, which
 - keeps the browser copy with the same event id for the pixel of this page (or of the next
   page / the next ``/convapi/pixel/pending`` call when the request is not a page).
 
-The server copies are inserted into the outbox after the request's transaction commits, by a
-background thread with its own cursor: the shopper never waits for the outbox (about a dozen
-queries per event), and a read-only transaction (Odoo 18/19 ``readonly=True`` routes, website
-pages) has nothing to write. A rolled-back request queues nothing. Under tests (whose cursors
-drop post-commit hooks) they are inserted in the request's own transaction instead.
+The server copies are written to the outbox before the response leaves, durably and cheaply:
+match keys hashed in Python (convapi, microseconds), then one multi-row INSERT per request.
+
+- Read/write transaction (every 17 route; 18/19 routes, even ``readonly=True`` ones, when no
+  read-only replica is configured): the INSERT runs in the request's own transaction, in a
+  savepoint, at the end of the request. The rows commit with the request (a rolled-back request
+  queues nothing) and a failing INSERT only rolls back its savepoint.
+- Read-only transaction (18/19 ``readonly=True`` routes on a replica: product page, website
+  pages): a post-commit hook runs the INSERT on a fresh read/write cursor, synchronously, before
+  Odoo returns the response. No thread.
+
+Delivery is the flush cron's job, woken up once the rows commit (see
+``conversions.api.event._trigger_flush``): no network call and no thread in the web worker.
+Under tests, whose cursors drop post-commit hooks, a read-only request raises
+``ReadOnlySqlTransaction`` and Odoo re-runs it read/write, as it does for any endpoint that
+writes in a read-only transaction (``_runs_postcommit``).
 """
 
 import json
 import logging
 import re
-import threading
 import time
 from functools import partial
 
@@ -45,7 +55,7 @@ class StorefrontTracker:
         self.services = None         # ServiceInfo tuples of the website (cached config)
         self.context = None          # request_context passed to _enqueue
         self.browser_events = []     # pixel copies not yet rendered
-        self.deferred = []           # server copies, queued once the transaction commits
+        self.deferred = []           # server copies: (event name, values, services)
         self.page_view_done = False
         self.later = []              # tracking deferred to the page rendering (cheaper there)
         self.in_editor = False
@@ -59,32 +69,25 @@ def _tracker():
     return tracker
 
 
-def _enqueue_in_background(dbname, items):
-    thread = threading.Thread(target=_enqueue_in_new_cursor, args=(dbname, items),
-                              name='conversions_api.storefront', daemon=True)
-    thread.start()
+def _runs_postcommit(cr):
+    """Whether the cursor runs its post-commit hooks (test cursors drop them)."""
+    return type(cr).__name__ != 'TestCursor'
 
 
-def _enqueue_in_new_cursor(dbname, items):
-    """After the request's commit: queue its server events with their own cursor."""
-    from odoo.modules.registry import Registry
-    try:
-        with Registry(dbname).cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            _enqueue_items(env, items)
-    except Exception:
-        _logger.exception('conversions_api: could not queue events after a read-only request')
-
-
-def _enqueue_items(env, items):
+def _queue_rows(env, rows, savepoint=False):
+    """One INSERT of prepared outbox rows, and the flush cron woken up after commit."""
     Event = env['conversions.api.event'].sudo()
-    for event_name, kwargs in items:
-        kwargs = dict(kwargs)
-        kwargs['website'] = env['website'].browse(kwargs.pop('website_id'))
-        partner_id = kwargs.pop('partner_id', None)
-        if partner_id:
-            kwargs['partner'] = env['res.partner'].browse(partner_id)
-        Event._enqueue(event_name, **kwargs)
+    Event._insert_rows(rows, savepoint=savepoint)
+    Event._trigger_flush()
+
+
+def _queue_rows_in_new_cursor(registry, rows):
+    """Post-commit hook of a read-only request: queue with a read/write cursor, now."""
+    try:
+        with registry.cursor() as cr:  # commits (and wakes the cron) on exit
+            _queue_rows(api.Environment(cr, SUPERUSER_ID, {}), rows)
+    except Exception:
+        _logger.exception('conversions_api: could not queue the events of a read-only request')
 
 
 class IrHttp(models.AbstractModel):
@@ -125,7 +128,7 @@ class IrHttp(models.AbstractModel):
             except psycopg2.errors.ReadOnlySqlTransaction:
                 raise
             except Exception:
-                _logger.exception('conversions_api: could not defer events of a read-only request')
+                _logger.exception('conversions_api: could not queue the events of this request')
             try:
                 cls._convapi_keep_pending(tracker)
             except Exception:
@@ -175,20 +178,23 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _convapi_flush_deferred(cls, tracker):
+        """Write this request's server copies to the outbox, before the response leaves."""
         if not tracker.deferred:
             return
         items, tracker.deferred = tracker.deferred, []
-        cr = request.env.cr
-        if type(cr).__name__ == 'TestCursor':
-            # Test cursors drop post-commit hooks: queue in the request's transaction, and for
-            # a read-only one let Odoo re-run the request read/write, as it does when an
-            # endpoint writes in a read-only transaction.
-            if getattr(cr, 'readonly', False):
-                raise psycopg2.errors.ReadOnlySqlTransaction(
-                    'conversions_api: events queued in a read-only transaction')
-            _enqueue_items(request.env, items)
+        env = request.env
+        rows = env['conversions.api.event'].sudo()._storefront_rows(items)
+        if not rows:
             return
-        cr.postcommit.add(partial(_enqueue_in_background, cr.dbname, items))
+        cr = env.cr
+        if not getattr(cr, 'readonly', False):
+            # in the request's transaction: a failing INSERT rolls back its savepoint only
+            _queue_rows(env, rows, savepoint=True)
+            return
+        if not _runs_postcommit(cr):
+            raise psycopg2.errors.ReadOnlySqlTransaction(
+                'conversions_api: events queued in a read-only transaction')
+        cr.postcommit.add(partial(_queue_rows_in_new_cursor, env.registry, rows))
 
     @classmethod
     def _convapi_keep_pending(cls, tracker):
@@ -416,19 +422,19 @@ class IrHttp(models.AbstractModel):
         if partner is None:
             partner = cls._convapi_visitor_partner()
         if server:
-            kwargs = {
+            values = {
                 'website_id': website.id,
                 'user_data': user_data or None,
                 'custom_data': custom_data or None,
                 'event_id': event_id,
                 'event_source_url': context['event_source_url'],
                 'referrer_url': context['referrer_url'],
-                'request_context': dict(context),
+                'request_context': context,
                 'event_time': int(time.time()),
             }
             if partner:
-                kwargs['partner_id'] = partner.id
-            tracker.deferred.append((event_name, kwargs))
+                values['partner_id'] = partner.id
+            tracker.deferred.append((event_name, values, services))
         if browser and context['consent'] == 'granted':
             pixel_event = cls._convapi_pixel_event(event_name, event_id, custom_data, services)
             if pixel_event:

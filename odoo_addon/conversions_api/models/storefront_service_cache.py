@@ -1,4 +1,5 @@
-"""What the storefront needs to know about a website's services, cached per worker.
+"""What the storefront needs to know about a website's services, cached per worker (and the
+names of categories and currencies its events carry).
 
 Every shop request asks "is tracking on here, which pixels, which events?"; answering from an
 ormcache keeps that off the database. Any change to a service or an event type clears it, and so
@@ -9,9 +10,13 @@ from collections import namedtuple
 
 from odoo import api, models, tools
 
+from .. import const
+
 ServiceInfo = namedtuple('ServiceInfo', [
     'id', 'platform', 'pixel_id', 'browser_pixel', 'limited_data_use', 'consent_policy',
     'event_codes', 'send_custom_events', 'known_codes',
+    # what the outbox row needs, so that queueing reads nothing from the database
+    'allowed_user_keys', 'company_id', 'country_code',
 ])
 
 
@@ -20,6 +25,15 @@ def service_accepts(info, event_name):
     if event_name in info.event_codes:
         return True
     return event_name not in info.known_codes and info.send_custom_events
+
+
+def allowed_user_keys(service):
+    """The stored user keys the service's match-key switches allow (see _filter_user_data)."""
+    keys = set()
+    for switch, group in const.MATCH_KEY_GROUPS.items():
+        if service[switch]:
+            keys.update(group)
+    return frozenset(keys)
 
 
 class ConversionsApiService(models.Model):
@@ -36,11 +50,15 @@ class ConversionsApiService(models.Model):
         website = self.env['website'].browse(website_id) if website_id else self.env['website']
         services = self.sudo()._services_for_website(website)
         known = frozenset(self.env['conversions.api.event.type'].sudo().search([]).mapped('code'))
+        website_company = website.company_id if website else self.env['res.company']
         return tuple(ServiceInfo(
             service.id, service.platform, service.pixel_id or '', bool(service.browser_pixel),
             bool(service.limited_data_use), service.consent_policy,
             frozenset(service.event_type_ids.mapped('code')), bool(service.send_custom_events),
             known,
+            allowed_user_keys(service),
+            website_company.id or service.company_id.id or False,
+            website_company.country_id.code or None,
         ) for service in services)
 
     @api.model_create_multi
@@ -72,3 +90,33 @@ class ConversionsApiEventType(models.Model):
     def unlink(self):
         self.env.registry.clear_cache()
         return super().unlink()
+
+
+class ProductCategory(models.Model):
+    _inherit = 'product.category'
+
+    @api.model
+    @tools.ormcache('category_id')
+    def _convapi_category_name(self, category_id):
+        """A category's name for event contents, cached: the shop page rarely reads it."""
+        return self.sudo().browse(category_id).name or None if category_id else None
+
+    def write(self, vals):
+        if 'name' in vals:
+            self.env.registry.clear_cache()
+        return super().write(vals)
+
+
+class ResCurrency(models.Model):
+    _inherit = 'res.currency'
+
+    @api.model
+    @tools.ormcache('currency_id')
+    def _convapi_currency_code(self, currency_id):
+        """A currency's ISO code for event values, cached: product pages do not read it."""
+        return self.sudo().browse(currency_id).name or None if currency_id else None
+
+    def write(self, vals):
+        if 'name' in vals:
+            self.env.registry.clear_cache()
+        return super().write(vals)

@@ -13,5 +13,6 @@ from . import (
     test_pixel_tour,
     test_storefront,
     test_storefront_helpers,
+    test_storefront_latency,
     test_storefront_paths,
 )

@@ -9,11 +9,12 @@ from collections import Counter
 from contextlib import contextmanager
 
 from convapi.testing import FakeAdServer
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, api, fields
 from odoo.modules.registry import Registry
 from odoo.tests import tagged
 from odoo.tests.common import BaseCase, get_db_name
 
+from ..models import conversions_api_event
 from .common import TOKEN, USER_AGENT, delete_params, point_params_at
 
 PIXEL = '9090909090'
@@ -87,15 +88,53 @@ class TestOutboxTransactions(BaseCase):
             events = env['conversions.api.event'].search([('event_id', 'in', event_ids)])
             return {event.event_id: event.state for event in events}
 
-    def test_commit_sends_after_commit(self):
+    def test_commit_wakes_the_flush_cron_which_sends(self):
+        conversions_api_event._last_trigger.clear()
+        with self.committed_env() as env:
+            cron = env.ref(conversions_api_event.FLUSH_CRON)
+            cron_id = cron.id
+            before = env['ir.cron.trigger'].search([('cron_id', '=', cron_id)]).ids
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             events = self.send(env, 'committed-1')
             self.assertEqual(len(events), 1)
-            self.assertFalse(self.fake.requests, 'nothing leaves before the commit')
-        # Leaving the block committed; the post-commit hook flushed on a new cursor.
+        # Committed: the caller made no network call, the cron has a trigger to run on.
+        self.assertFalse(self.fake.requests)
+        self.assertEqual(self.states(['committed-1']), {'committed-1': 'queued'})
+        with self.committed_env() as env:
+            triggers = env['ir.cron.trigger'].search(
+                [('cron_id', '=', cron_id), ('id', 'not in', before)])
+            self.assertEqual(len(triggers), 1)
+            self.assertLessEqual(triggers.call_at, fields.Datetime.now())
+            self.addCleanup(self.delete_triggers, triggers.ids)
+        # The cron, run as its worker runs it (its own cursor and commits).
+        with self.committed_env() as env:
+            env['ir.cron'].browse(cron_id).method_direct_trigger()
         self.assertEqual([e['event_id'] for e in self.fake.meta_events(PIXEL)], ['committed-1'])
         self.assertEqual(self.states(['committed-1']), {'committed-1': 'sent'})
+
+    def test_throttled_trigger_once_per_interval(self):
+        """A second committed transaction within the interval adds no trigger (no new wake-up
+        connection); the rows it queued go with the pending run or the every-minute run."""
+        conversions_api_event._last_trigger.clear()
+        with self.committed_env() as env:
+            cron_id = env.ref(conversions_api_event.FLUSH_CRON).id
+            before = env['ir.cron.trigger'].search([('cron_id', '=', cron_id)]).ids
+        for event_id in ('throttled-1', 'throttled-2'):
+            with self.registry.cursor() as cr:
+                self.send(api.Environment(cr, SUPERUSER_ID, {}), event_id)
+        with self.committed_env() as env:
+            triggers = env['ir.cron.trigger'].search(
+                [('cron_id', '=', cron_id), ('id', 'not in', before)])
+            self.addCleanup(self.delete_triggers, triggers.ids)
+            self.assertEqual(len(triggers), 1)
+            self.assertEqual(env['conversions.api.event']._cron_flush(), None)
+        self.assertEqual(self.states(['throttled-1', 'throttled-2']),
+                         {'throttled-1': 'sent', 'throttled-2': 'sent'})
+
+    def delete_triggers(self, trigger_ids):
+        with self.committed_env() as env:
+            env['ir.cron.trigger'].browse(trigger_ids).exists().unlink()
 
     def test_rollback_sends_nothing(self):
         cr = self.registry.cursor()

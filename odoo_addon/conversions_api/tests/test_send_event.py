@@ -3,6 +3,7 @@ import json
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
+from ..models import conversions_api_event
 from .common import META_PIXEL, TIKTOK_PIXEL, TOKEN, USER_AGENT, ConversionsApiCase, sha256
 
 SEED_ACTION_CODE = """
@@ -162,11 +163,15 @@ class TestSendEvent(ConversionsApiCase):
             events = self.send('Purchase', custom_data={'value': 10})  # no currency
         self.assertFalse(events)
 
-    def test_postcommit_flush_is_registered_once(self):
-        first = self.send('ViewContent', custom_data={'content_ids': ['1']})
-        second = self.send('ViewContent', custom_data={'content_ids': ['2']})
-        pending = self.env.cr.postcommit.data.get('conversions_api.pending_event_ids')
-        self.assertEqual(pending, set((first | second).ids))
+    def test_flush_cron_is_triggered_once_per_transaction(self):
+        conversions_api_event._last_trigger.clear()  # a real commit elsewhere starts the throttle
+        cron = self.env.ref(conversions_api_event.FLUSH_CRON)
+        Trigger = self.env['ir.cron.trigger'].sudo()
+        before = Trigger.search([('cron_id', '=', cron.id)])
+        self.send('ViewContent', custom_data={'content_ids': ['1']})
+        self.send('ViewContent', custom_data={'content_ids': ['2']})
+        self.assertEqual(len(Trigger.search([('cron_id', '=', cron.id)]) - before), 1)
+        self.assertFalse(self.fake.requests, 'delivery is the job of the cron')
 
     def test_portal_user_cannot_call_send_event(self):
         portal = self.env['res.users'].create({

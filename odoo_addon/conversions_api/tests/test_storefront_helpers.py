@@ -1,4 +1,4 @@
-"""Storefront helpers without HTTP: click-id formats, bots, the read-only deferral, the script."""
+"""Storefront helpers without HTTP: click-id formats, bots, the pixel script."""
 
 import json
 import shutil
@@ -7,9 +7,7 @@ import subprocess
 from odoo.tests import tagged
 
 from .. import storefront
-from ..models.ir_http import _enqueue_in_new_cursor
 from .common import ConversionsApiCase
-from .storefront_common import BROWSER_UA, StorefrontCase
 
 
 @tagged('post_install', '-at_install')
@@ -87,25 +85,3 @@ class TestStorefrontHelpers(ConversionsApiCase):
         ])
         self.assertEqual(calls['ttq'], [
             ['track', 'AddToCart', {'currency': 'EUR', 'value': 10}, {'event_id': 'atc-42'}]])
-
-
-@tagged('post_install', '-at_install')
-class TestStorefrontDeferredQueue(StorefrontCase):
-    """HttpCase: the registry hands out test cursors, so a "fresh cursor" shares the test's."""
-
-    def test_read_only_request_events_are_queued_after_commit(self):
-        """What an Odoo 18/19 read-only route's post-commit does: queue in a fresh cursor."""
-        items = [('ViewContent', {
-            'website_id': self.website.id,
-            'custom_data': {'value': 10.0, 'currency': 'EUR'},
-            'event_id': 'vc-deferred-1',
-            'request_context': {
-                'client_ip_address': '203.0.113.7', 'client_user_agent': BROWSER_UA,
-                'event_source_url': 'https://shop.example.com/shop/chair', 'consent': 'granted',
-            },
-        })]
-        _enqueue_in_new_cursor(self.env.cr.dbname, items)
-        queued = self.Event.sudo().search([('event_id', '=', 'vc-deferred-1')])
-        self.assertEqual(len(queued), 2)
-        self.assertEqual(set(queued.mapped('service_id').ids),
-                         {self.meta_service.id, self.tiktok_service.id})

@@ -1,0 +1,185 @@
+"""What the shopper's request does for tracking: write the outbox durably before the response,
+with no thread and no network call; the flush cron delivers. A tracking failure never breaks
+the page or the cart."""
+
+import threading
+from unittest.mock import patch
+
+import convapi
+from odoo import SUPERUSER_ID, api
+from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
+
+from ..models import conversions_api_event, ir_http
+from .common import META_PIXEL, TIKTOK_PIXEL
+from .storefront_common import BROWSER_UA, ODOO_VERSION, StorefrontCase
+
+try:  # 19
+    from odoo.tests.test_cursor import TestCursor
+except ImportError:  # 17, 18
+    from odoo.sql_db import TestCursor
+
+ADDON_MODULE = 'odoo.addons.conversions_api'
+
+
+@tagged('post_install', '-at_install')
+class TestStorefrontLatency(StorefrontCase):
+
+    def setUp(self):
+        super().setUp()
+        # a real commit elsewhere in this process (TestOutboxTransactions) starts the throttle
+        conversions_api_event._last_trigger.clear()
+        self.flush_cron = self.env.ref(conversions_api_event.FLUSH_CRON)
+
+    def cron_triggers(self):
+        return self.env['ir.cron.trigger'].sudo().search([('cron_id', '=', self.flush_cron.id)])
+
+    def run_flush_cron(self):
+        """The flush cron's code, in a cursor of its own as the cron worker runs it."""
+        self.assertEqual(self.flush_cron.code.strip(), 'model._cron_flush()')
+        with self.registry.cursor() as cr:  # a test cursor: its commits are savepoints
+            api.Environment(cr, SUPERUSER_ID, {})['conversions.api.event']._cron_flush()
+        self.env.invalidate_all()
+
+    def test_cart_rows_written_in_the_request_then_sent_by_the_cron(self):
+        """Add to cart (a read/write route on every version): the rows exist as soon as the
+        response is back (test cursors drop post-commit hooks, so nothing after the request
+        could have written them), no thread was started, and the woken cron delivers."""
+        self.get(self.product_url())  # the cart needs a session with a website
+        triggers_before = self.cron_triggers()
+        started = []
+        start_thread = threading.Thread.start
+
+        def record_start(thread):
+            target = getattr(thread, '_target', None)
+            started.append(getattr(target, '__module__', '') or '')
+            return start_thread(thread)
+
+        start = self.last_event_id()
+        with patch.object(threading.Thread, 'start', record_start):
+            self.add_to_cart(3)
+        add = self.queued('AddToCart', start)
+        self.assertEqual(len(add), 2, 'one row per service, written before the response')
+        self.assertEqual(set(add.mapped('state')), {'queued'})
+        self.assertEqual(set(add.mapped('platform')), {'meta', 'tiktok'})
+        self.assertEqual(add.mapped('website_id'), self.website)
+        self.assertEqual(add.mapped('company_id'), self.website.company_id)
+        self.assertFalse([module for module in started if module.startswith(ADDON_MODULE)],
+                         'the addon started a thread in the web worker')
+        self.assertFalse(self.fake.requests, 'no network call in the request')
+        self.assertEqual(self.meta(add)['custom']['contents'][0]['quantity'], 3)
+
+        # the flush cron is woken up once the request commits, and sends everything
+        self.assertGreater(len(self.cron_triggers() - triggers_before), 0)
+        self.run_flush_cron()
+        self.assertEqual(set(add.mapped('state')), {'sent'}, add.mapped('error'))
+        self.assertIn(add[0].event_id, [e['event_id'] for e in self.fake.meta_events(META_PIXEL)])
+        self.assertIn(add[0].event_id,
+                      [e['event_id'] for e in self.fake.tiktok_events(TIKTOK_PIXEL)])
+
+    def test_logged_in_shopper_rows_hold_hashed_keys_only(self):
+        """The partner's matching keys are hashed in the request: no plain PII in the row."""
+        new_test_user(self.env, login='capi_shopper', password='capi-Shopper-2024!',
+                      groups='base.group_portal', email='Shopper.One@Example.com',
+                      name='Shopper One')
+        self.authenticate('capi_shopper', 'capi-Shopper-2024!')
+        self.opener.headers['User-Agent'] = BROWSER_UA
+        start = self.last_event_id()
+        self.add_to_cart(1)
+        add = self.queued('AddToCart', start)
+        self.assertEqual(len(add), 2)
+        for row in add:
+            self.assertNotIn('shopper', row.payload.lower())
+        self.assertEqual(_one(self.meta(add)['user']['em']), convapi.hash_value(
+            convapi.normalize('email', 'Shopper.One@Example.com')))
+        self.assertEqual(_one(self.meta(add)['user']['fn']), convapi.hash_value(
+            convapi.normalize('first_name', 'Shopper')))
+
+    def test_read_only_route_queues_before_the_response(self):
+        """18/19 serve website pages on a read-only cursor (a replica in production): the
+        post-commit hook queues on a fresh cursor before Odoo returns the response."""
+        if ODOO_VERSION < 18:
+            self.skipTest('Odoo 17 has no read-only routes')
+        commit = TestCursor.commit
+
+        def commit_running_postcommit(cr):
+            # what a real cursor does: commit, then run the post-commit hooks
+            hooks = list(cr.postcommit._funcs)
+            commit(cr)
+            for hook in hooks:
+                hook()
+
+        start = self.last_event_id()
+        with patch.object(TestCursor, 'commit', commit_running_postcommit), \
+                patch.object(ir_http, '_runs_postcommit', return_value=True), \
+                self.assertNoLogs('odoo.http', 'WARNING'):  # not re-run read/write
+            response = self.get('/contactus')
+            # right after the response: the rows are there
+            page_view = self.queued('PageView', start)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(len(page_view), 2)
+        pixel = self.pixel_event_ids(response.text)
+        self.assertEqual(pixel['meta'], [('PageView', page_view[0].event_id)])
+        self.assertTrue(self.cron_triggers())
+
+    def test_read_only_rows_hook_on_a_fresh_cursor(self):
+        """The post-commit hook itself: one INSERT on a new cursor, commits, wakes the cron."""
+        services = self.Service.sudo()._storefront_services(self.website.id)
+        rows = self.Event.sudo()._storefront_rows([('ViewContent', {
+            'website_id': self.website.id,
+            'custom_data': {'value': 10.0, 'currency': 'EUR'},
+            'event_id': 'vc-fresh-cursor-1',
+            'request_context': {
+                'client_ip_address': '203.0.113.7', 'client_user_agent': BROWSER_UA,
+                'event_source_url': 'https://shop.example.com/shop/chair', 'consent': 'granted',
+            },
+        }, services)])
+        self.assertEqual(len(rows), 2)
+        ir_http._queue_rows_in_new_cursor(self.registry, rows)
+        queued = self.Event.sudo().search([('event_id', '=', 'vc-fresh-cursor-1')])
+        self.assertEqual(set(queued.mapped('service_id').ids),
+                         {self.meta_service.id, self.tiktok_service.id})
+        # queued once: the same event again is left alone
+        ir_http._queue_rows_in_new_cursor(self.registry, rows)
+        self.assertEqual(self.Event.sudo().search_count(
+            [('event_id', '=', 'vc-fresh-cursor-1')]), 2)
+        self.assertTrue(self.cron_triggers())
+
+    def test_convapi_failure_does_not_break_the_page(self):
+        """convapi raising for one platform: the page renders, the other platform queues."""
+        start = self.last_event_id()
+        with patch.object(convapi, 'build_meta_payload', side_effect=RuntimeError('boom')), \
+                self.assertLogs(ADDON_MODULE, 'ERROR') as logs:
+            response = self.get(self.product_url())
+        self.assertEqual(response.status_code, 200)
+        self.assertIn('Tracked Chair', response.text)
+        self.assertTrue(any('not queued' in line for line in logs.output), logs.output)
+        view = self.queued('ViewContent', start)
+        self.assertEqual(view.mapped('service_id'), self.tiktok_service)
+        # the pixel still fires with the id the TikTok row carries
+        pixel = self.pixel_event_ids(response.text)
+        self.assertIn(('ViewContent', view.event_id), pixel['meta'])
+
+    def test_outbox_failure_does_not_break_the_cart(self):
+        """The INSERT failing (here a division by zero) rolls back its savepoint only."""
+        self.get(self.product_url())
+
+        def failing_insert(event_model, rows):
+            event_model.env.cr.execute('SELECT 1 / 0')
+
+        start = self.last_event_id()
+        with patch.object(type(self.Event), '_insert_rows', failing_insert), \
+                mute_logger('odoo.sql_db'), \
+                self.assertLogs(ADDON_MODULE, 'ERROR'):
+            result = self.add_to_cart(2)
+        self.assertTrue(result)
+        self.assertFalse(self.queued('AddToCart', start))
+        order = self.env['sale.order'].sudo().search(
+            [('website_id', '=', self.website.id), ('order_line.product_id', '=', self.variant.id)],
+            order='id desc', limit=1)
+        self.assertEqual(order.order_line.filtered(
+            lambda line: line.product_id == self.variant).product_uom_qty, 2,
+            'the cart was updated and committed')
+
+def _one(value):
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
