@@ -115,5 +115,6 @@ class TestPixelInBrowser(StorefrontCase):
         # the page's own events, rendered with the page, carry the server ids too
         self.assertIn(['init', META_PIXEL], [call[:2] for call in calls])
         views = self.queued('ViewContent', start)
+        self.assertTrue(views)
         self.assertEqual({call[4]['eventID'] for call in tracked if call[2] == 'ViewContent'},
                          set(views.mapped('event_id')))
