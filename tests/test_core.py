@@ -371,3 +371,32 @@ def test_builders_never_crash_on_arbitrary_user_data(user: dict) -> None:
     for values in (v for k, v in meta.items() if isinstance(v, list)):
         assert all(len(h) == 64 for h in values)
     assert tiktok["event"] == "Lead"
+
+
+def test_python_input_edge_cases_survive_the_direct_conversion() -> None:
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    event = {
+        "event_name": "Purchase",
+        "event_time": now,
+        "action_source": "system_generated",
+        "user": {"email": "A@B.CO", "em": sha("other@b.co").upper(), "external_id": 2**70},
+        "custom": {
+            "value": Decimal("10.5"),
+            "currency": "usd",
+            "content_ids": (2**70, "B"),
+            "my_extra": {"kept": [None, "x", ""], "gone": ""},
+            "empty_extra": [None, ""],
+        },
+    }
+    (out,) = convapi.build_meta_payload((event,))["data"]
+    assert out["event_time"] == int(now.timestamp())
+    # The neutral name and the Meta key are both used; a digest passes through lowercased.
+    assert out["user_data"]["em"] == [sha("a@b.co"), sha("other@b.co")]
+    assert out["user_data"]["external_id"] == [sha(str(2**70))]
+    custom = out["custom_data"]
+    assert custom["value"] == 10.5 and custom["currency"] == "USD"
+    assert custom["content_ids"] == [str(2**70), "B"]
+    assert custom["my_extra"] == {"kept": ["x"]}
+    assert "empty_extra" not in custom
+    # Keys come out in the builder's order, the event's name first.
+    assert next(iter(out)) == "event_name"
