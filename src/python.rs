@@ -5,6 +5,7 @@
 use crate::error::{SendError, ValidationError};
 use crate::event::{parse_inputs, BuildOptions};
 use crate::input::Input;
+use crate::normalize::Field;
 use crate::out::{Key, Out};
 use crate::sender::{self, AccessToken, Outcome, RequestLog, SenderConfig};
 use pyo3::exceptions::PyTypeError;
@@ -751,6 +752,15 @@ fn _convapi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SendResult>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("DEFAULT_META_API_VERSION", sender::DEFAULT_META_API_VERSION)?;
+    // The neutral names, then the Meta keys that differ: what `normalize` accepts as `field`.
+    let mut fields: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+    fields.extend(
+        Field::ALL
+            .iter()
+            .filter(|f| f.meta_key() != f.name())
+            .map(|f| f.meta_key()),
+    );
+    m.add("FIELDS", PyTuple::new(m.py(), fields)?)?;
     Ok(())
 }
 

@@ -400,3 +400,25 @@ def test_python_input_edge_cases_survive_the_direct_conversion() -> None:
     assert "empty_extra" not in custom
     # Keys come out in the builder's order, the event's name first.
     assert next(iter(out)) == "event_name"
+
+
+def test_fields_constant_matches_the_typed_stub_and_normalize() -> None:
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(convapi.__file__).with_name("_convapi.pyi").read_text()
+    (literal,) = [
+        node.value
+        for node in ast.parse(stub).body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "Field"
+    ]
+    assert isinstance(literal, ast.Subscript)
+    stub_fields = tuple(ast.literal_eval(literal.slice))
+    assert convapi.FIELDS == stub_fields
+    neutral = convapi.FIELDS[:11]
+    meta_keys = dict(zip(convapi.FIELDS[11:], neutral, strict=False))
+    for field in convapi.FIELDS:
+        with pytest.raises(convapi.ValidationError) as info:
+            convapi.normalize(field, "   ")
+        # Errors name the neutral field, whichever spelling was given.
+        assert info.value.field == meta_keys.get(field, field)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from convapi._convapi import (
     DEFAULT_META_API_VERSION,
+    FIELDS,
     MetaSender,
     SendResult,
     TikTokSender,
@@ -28,6 +29,7 @@ from convapi._exceptions import (
 
 __all__ = [
     "DEFAULT_META_API_VERSION",
+    "FIELDS",
     "ApiError",
     "ConvapiError",
     "MetaSender",

@@ -28,6 +28,8 @@ Field = Literal[
     "st",
     "zp",
 ]
+FIELDS: Final[tuple[Field, ...]]
+"""Every ``field`` name ``normalize`` accepts: the neutral names, then the Meta keys."""
 Event = Mapping[str, Any]
 Events = Sequence[Event] | Event
 

@@ -24,28 +24,8 @@ EXIT_USAGE = 2
 
 DEFAULT_TOKEN_ENV = {"meta": "CONVAPI_META_TOKEN", "tiktok": "CONVAPI_TIKTOK_TOKEN"}
 
-NORMALIZE_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "gender",
-    "date_of_birth",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "external_id",
-    "em",
-    "ph",
-    "fn",
-    "ln",
-    "ge",
-    "db",
-    "ct",
-    "st",
-    "zp",
-)
+# Every name `normalize` accepts: the neutral names, then the Meta keys (from the Rust table).
+NORMALIZE_FIELDS = convapi.FIELDS
 
 #: ``--flag`` name -> key of the neutral ``user`` dict.
 USER_FLAGS = (
