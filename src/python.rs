@@ -101,6 +101,25 @@ fn send_error(py: Python<'_>, err: &SendError) -> PyErr {
 /// becomes Unix seconds), `Decimal` and `Fraction` become numbers. Keys the event model knows are
 /// borrowed from a static table; every other string is copied once.
 fn to_input(obj: &Bound<'_, PyAny>, key: Option<&str>) -> PyResult<Input<'static>> {
+    to_input_at(obj, key, 0)
+}
+
+/// How deep an event's dicts and lists may nest (an event needs 4 levels; custom extras get
+/// the rest). Deeper input is refused instead of recursing until the stack overflows.
+const MAX_DEPTH: usize = 32;
+
+fn to_input_at(
+    obj: &Bound<'_, PyAny>,
+    key: Option<&str>,
+    depth: usize,
+) -> PyResult<Input<'static>> {
+    if depth > MAX_DEPTH {
+        let message = format!("is nested deeper than {MAX_DEPTH} levels");
+        return Err(validation_error(
+            obj.py(),
+            &ValidationError::new(key.unwrap_or("value"), message),
+        ));
+    }
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(Input::Str(Cow::Owned(s.to_str()?.to_owned())));
     }
@@ -114,7 +133,7 @@ fn to_input(obj: &Bound<'_, PyAny>, key: Option<&str>) -> PyResult<Input<'static
                 .cast::<PyString>()
                 .map_err(|_| PyTypeError::new_err("event dictionaries must have string keys"))?
                 .to_str()?;
-            let value = to_input(&v, Some(k))?;
+            let value = to_input_at(&v, Some(k), depth + 1)?;
             entries.push((known_key(k), value));
         }
         return Ok(Input::Map(entries));
@@ -135,7 +154,7 @@ fn to_input(obj: &Bound<'_, PyAny>, key: Option<&str>) -> PyResult<Input<'static
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
         let mut items = Vec::with_capacity(obj.len()?);
         for item in obj.try_iter()? {
-            items.push(to_input(&item?, None)?);
+            items.push(to_input_at(&item?, key, depth + 1)?);
         }
         return Ok(Input::List(items));
     }

@@ -422,3 +422,18 @@ def test_fields_constant_matches_the_typed_stub_and_normalize() -> None:
             convapi.normalize(field, "   ")
         # Errors name the neutral field, whichever spelling was given.
         assert info.value.field == meta_keys.get(field, field)
+
+
+def test_deeply_nested_input_is_a_validation_error_not_a_crash() -> None:
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    event = {"event_name": "Lead", "action_source": "system_generated", "custom": {"x": deep}}
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.build_meta_payload([event])
+    assert info.value.field == "x"
+    assert "nested deeper" in str(info.value)
+    shallow = {"a": {"b": [1, {"c": "kept"}]}}
+    event["custom"] = {"x": shallow}
+    (out,) = convapi.build_meta_payload([event])["data"]
+    assert out["custom_data"]["x"] == shallow
