@@ -3,14 +3,12 @@ from . import (
     test_delivery,
     test_install,
     test_outbox_transactions,
+    test_pixel_endpoint,
+    test_pixel_tour,
     test_retention,
     test_security,
     test_send_event,
     test_settings,
-)
-from . import (
-    test_pixel_endpoint,
-    test_pixel_tour,
     test_storefront,
     test_storefront_helpers,
     test_storefront_latency,
