@@ -144,13 +144,14 @@ def start_cron(base, name, tree):
                             env=odoo_env(tree))
 
 
-def start_server(base, name, port, tree):
+def start_server(base, name, port, tree, replica=None):
     log = open(log_path(name), 'w')  # noqa: SIM115
     # werkzeug:INFO logs one line per request with its SQL query count
+    extra = ['--db_replica_host', replica, '--db_replica_port', '5432'] if replica else []
     proc = subprocess.Popen(base + ['-d', name, '--db-filter', f'^{name}$', '--http-port',
                                     str(port), '--workers', '0', '--max-cron-threads', '0',
-                                    '--log-level', 'warn', '--log-handler', 'werkzeug:INFO'],
-                            stdout=log, stderr=log, env=odoo_env(tree))
+                                    '--log-level', 'warn', '--log-handler', 'werkzeug:INFO']
+                            + extra, stdout=log, stderr=log, env=odoo_env(tree))
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -240,6 +241,10 @@ def main():
     parser.add_argument('--db-password', default='odoo')
     parser.add_argument('--recreate', action='store_true')
     parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--replica', metavar='HOST',
+                        help='18/19: also use this PostgreSQL host as a read-only replica '
+                             '(the same server will do): readonly routes then get read-only '
+                             'cursors, as in production with a replica')
     parser.add_argument('--no-cron', action='store_true',
                         help='no cron process (nothing is delivered)')
     parser.add_argument('--drain-timeout', type=float, default=180.0,
@@ -266,8 +271,8 @@ def main():
         names = {'off': f'bench{version}_off', 'on': f'bench{version}_on'}
         max_id_before = int(psql(args, names['on'],
                                  'SELECT coalesce(max(id), 0) FROM conversions_api_event'))
-        servers = [start_server(base, names['off'], 8961, args.tree),
-                   start_server(base, names['on'], 8962, args.tree)]
+        servers = [start_server(base, names['off'], 8961, args.tree, args.replica),
+                   start_server(base, names['on'], 8962, args.tree, args.replica)]
         if not args.no_cron:
             servers += [start_cron(base, names['off'], args.tree),
                         start_cron(base, names['on'], args.tree)]
@@ -325,6 +330,7 @@ def main():
     outbox_rows = int(psql(args, names['on'], 'SELECT count(*) FROM conversions_api_event '
                            f'WHERE id > {max_id_before}'))
     report = {'odoo': version, 'fake_api_delay_s': args.delay, 'requests': args.requests,
+              'replica': args.replica or None,
               'warmup': args.warmup, 'cpus': os.cpu_count(),
               'load_average_before': [round(x, 2) for x in load_before],
               'load_average_after': [round(x, 2) for x in load_after],

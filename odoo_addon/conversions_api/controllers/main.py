@@ -72,16 +72,24 @@ class ConversionsApiWebsiteSale(WebsiteSale):
         info = qcontext.get('combination_info') or {}
 
         def track_view_content():
-            # Run when the page is rendered: the product's fields are cached by then. 19 puts the
-            # displayed price in the qcontext; 17/18 compute it inside the template only, and
-            # computing it again costs more than the whole tracking, hence the list price.
-            variant = product.product_variant_id
-            if info.get('product_id') and info['product_id'] != variant.id:
-                variant = request.env['product.product'].browse(info['product_id'])
+            # Run when the page is rendered: the template's fields are cached by then. 19 puts the
+            # displayed variant and price in the qcontext; 17/18 compute them inside the template
+            # only (a cached part), and computing them again costs more than the whole tracking,
+            # hence the template's first active variant and its list price. One indexed query:
+            # the ORM's product_variant_id costs a millisecond more here.
+            variant_id = info.get('product_id')
+            if not variant_id:
+                request.env.cr.execute(
+                    'SELECT id FROM product_product WHERE product_tmpl_id = %s AND active'
+                    ' ORDER BY id LIMIT 1', [product.id])
+                row = request.env.cr.fetchone()
+                variant_id = row and row[0]
+            if not variant_id:
+                return
             price = info.get('price')
             if price is None:
                 price = product.list_price
-            content = storefront.product_content(variant, 1, price)
+            content = storefront.product_content(product, 1, price, content_id=variant_id)
             currency = info.get('currency') or request.website.currency_id
             # the ISO code from a cache: 17/18 product pages never read the currency record
             _track('ViewContent', custom_data=storefront.contents_custom_data(
