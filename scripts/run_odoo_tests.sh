@@ -107,7 +107,8 @@ create_venv() {  # create_venv <tree> <venv dir>
         "$venv/bin/python" -m pip install -q -r "$req" || { rm -f "$req"; return 1; }
     fi
     rm -f "$req"
-    "$venv/bin/python" -m pip install -q maturin || return 1
+    # websocket-client: Odoo's HttpCase browser tests (Chromium) talk to the browser through it.
+    "$venv/bin/python" -m pip install -q maturin websocket-client || return 1
 }
 
 find_python() {  # find_python <tree> <major>: prints the interpreter to run Odoo with
