@@ -120,3 +120,23 @@ class ResCurrency(models.Model):
         if 'name' in vals:
             self.env.registry.clear_cache()
         return super().write(vals)
+
+
+class Website(models.Model):
+    _inherit = 'website'
+
+    def write(self, vals):
+        # The cached service config carries the website company and its country.
+        if 'company_id' in vals:
+            self.env.registry.clear_cache()
+        return super().write(vals)
+
+
+class ResCompany(models.Model):
+    _inherit = 'res.company'
+
+    def write(self, vals):
+        # The company's country is the phone-number region hint of the cached service config.
+        if 'country_id' in vals:
+            self.env.registry.clear_cache()
+        return super().write(vals)

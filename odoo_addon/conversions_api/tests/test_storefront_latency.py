@@ -122,6 +122,24 @@ class TestStorefrontLatency(StorefrontCase):
         self.assertEqual(pixel['meta'], [('PageView', page_view[0].event_id)])
         self.assertTrue(self.cron_triggers())
 
+    def test_cached_service_config_follows_the_company_country(self):
+        """The phone region hint is cached with the service config: changing the website
+        company's country (or the website's company) must not leave the old one in use."""
+        company = self.website.company_id
+        company.country_id = self.env.ref('base.fr')
+        services = self.Service.sudo()._storefront_services(self.website.id)
+        self.assertEqual({info.country_code for info in services}, {'FR'})
+        company.country_id = self.env.ref('base.be')
+        services = self.Service.sudo()._storefront_services(self.website.id)
+        self.assertEqual({info.country_code for info in services}, {'BE'})
+        other = self.env['res.company'].create({
+            'name': 'Other shop company', 'country_id': self.env.ref('base.de').id})
+        self.website.company_id = other
+        services = self.Service.sudo()._storefront_services(self.website.id)
+        self.assertTrue(services)
+        self.assertEqual({(info.company_id, info.country_code) for info in services},
+                         {(other.id, 'DE')})
+
     def test_read_only_rows_hook_on_a_fresh_cursor(self):
         """The post-commit hook itself: one INSERT on a new cursor, commits, wakes the cron."""
         services = self.Service.sudo()._storefront_services(self.website.id)
