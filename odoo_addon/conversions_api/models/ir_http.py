@@ -31,6 +31,7 @@ import json
 import logging
 import re
 import time
+from contextlib import contextmanager
 from functools import partial
 
 import psycopg2
@@ -42,6 +43,20 @@ from .. import storefront
 from .storefront_service_cache import service_accepts
 
 _logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def never_breaks_the_shop(what, *args):
+    """Log a tracking failure (``'conversions_api: ' + what``) instead of raising it into the
+    shop page. A read-only cursor's error still goes up: Odoo then re-runs the request on a
+    read/write cursor."""
+    try:
+        yield
+    except psycopg2.errors.ReadOnlySqlTransaction:
+        raise
+    except Exception:
+        _logger.exception('conversions_api: ' + what, *args)
+
 
 SESSION_PENDING_KEY = 'convapi_pixel_pending'
 PIXEL_SLOT = re.compile(rb'<script type="text/plain" id="convapi_pixel_slot">\s*</script>')
@@ -114,21 +129,13 @@ class IrHttp(models.AbstractModel):
     def _post_dispatch(cls, response):
         if request.db and getattr(request, 'is_frontend', False):
             cls._convapi_fill_pixel_slot(response)
-            try:
+            with never_breaks_the_shop('route event hook failed'):
                 cls._convapi_route_events(response)
-            except psycopg2.errors.ReadOnlySqlTransaction:
-                raise
-            except Exception:
-                _logger.exception('conversions_api: route event hook failed')
         tracker = getattr(request, '_convapi_tracker', None)
         if tracker is not None:
             cls._convapi_run_later(tracker)
-            try:
+            with never_breaks_the_shop('could not queue the events of this request'):
                 cls._convapi_flush_deferred(tracker)
-            except psycopg2.errors.ReadOnlySqlTransaction:
-                raise
-            except Exception:
-                _logger.exception('conversions_api: could not queue the events of this request')
             try:
                 cls._convapi_keep_pending(tracker)
             except Exception:
@@ -141,7 +148,7 @@ class IrHttp(models.AbstractModel):
 
         Done on the finished HTML so that cached page parts never freeze event ids.
         """
-        try:
+        with never_breaks_the_shop('could not fill the pixel slot'):
             if (getattr(response, 'status_code', 0) != 200
                     or getattr(response, 'direct_passthrough', False)
                     or 'text/html' not in (response.headers.get('Content-Type') or '')):
@@ -152,10 +159,6 @@ class IrHttp(models.AbstractModel):
                 return
             markup = cls._convapi_pixel_markup(status_code=200)
             response.set_data(body[:match.start()] + str(markup).encode() + body[match.end():])
-        except psycopg2.errors.ReadOnlySqlTransaction:
-            raise
-        except Exception:
-            _logger.exception('conversions_api: could not fill the pixel slot')
 
     @classmethod
     def _convapi_track_later(cls, callback):
@@ -169,12 +172,8 @@ class IrHttp(models.AbstractModel):
     def _convapi_run_later(cls, tracker):
         callbacks, tracker.later = tracker.later, []
         for callback in callbacks:
-            try:
+            with never_breaks_the_shop('deferred tracking failed'):
                 callback()
-            except psycopg2.errors.ReadOnlySqlTransaction:
-                raise
-            except Exception:
-                _logger.exception('conversions_api: deferred tracking failed')
 
     @classmethod
     def _convapi_flush_deferred(cls, tracker):
@@ -391,15 +390,11 @@ class IrHttp(models.AbstractModel):
 
         Never raises: a tracking failure must not break the shop.
         """
-        try:
+        with never_breaks_the_shop('could not track %s', event_name):
             return cls._convapi_track_unsafe(
                 event_name, custom_data=custom_data, user_data=user_data, partner=partner,
                 event_id=event_id, website=website, server=server, browser=browser)
-        except psycopg2.errors.ReadOnlySqlTransaction:
-            raise
-        except Exception:
-            _logger.exception('conversions_api: could not track %s', event_name)
-            return None
+        return None
 
     @classmethod
     def _convapi_track_unsafe(cls, event_name, *, custom_data, user_data, partner, event_id,
@@ -488,13 +483,9 @@ class IrHttp(models.AbstractModel):
     @classmethod
     def _convapi_pixel_markup(cls, in_editor=False, status_code=None):
         """PageView for this page, then the pixel script with every event not yet fired."""
-        try:
+        with never_breaks_the_shop('could not render the pixel'):
             return cls._convapi_pixel_markup_unsafe(in_editor, status_code)
-        except psycopg2.errors.ReadOnlySqlTransaction:
-            raise
-        except Exception:
-            _logger.exception('conversions_api: could not render the pixel')
-            return ''
+        return ''
 
     @classmethod
     def _convapi_pixel_markup_unsafe(cls, in_editor, status_code):

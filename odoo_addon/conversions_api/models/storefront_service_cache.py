@@ -36,8 +36,27 @@ def allowed_user_keys(service):
     return frozenset(keys)
 
 
+class StorefrontCacheMixin(models.AbstractModel):
+    """Any create, write or unlink of a record the storefront caches clears the caches."""
+    _name = 'conversions.api.storefront.cache.mixin'
+    _description = 'Clears the storefront caches on change'
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
+
+
 class ConversionsApiService(models.Model):
-    _inherit = 'conversions.api.service'
+    _inherit = ['conversions.api.service', 'conversions.api.storefront.cache.mixin']
 
     @api.model
     def _storefront_services(self, website_id):
@@ -61,35 +80,9 @@ class ConversionsApiService(models.Model):
             website_company.country_id.code or None,
         ) for service in services)
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self.env.registry.clear_cache()
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self.env.registry.clear_cache()
-        return super().write(vals)
-
-    def unlink(self):
-        self.env.registry.clear_cache()
-        return super().unlink()
-
 
 class ConversionsApiEventType(models.Model):
-    _inherit = 'conversions.api.event.type'
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        self.env.registry.clear_cache()
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self.env.registry.clear_cache()
-        return super().write(vals)
-
-    def unlink(self):
-        self.env.registry.clear_cache()
-        return super().unlink()
+    _inherit = ['conversions.api.event.type', 'conversions.api.storefront.cache.mixin']
 
 
 class ProductCategory(models.Model):
