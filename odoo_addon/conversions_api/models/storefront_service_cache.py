@@ -56,6 +56,7 @@ class StorefrontCacheMixin(models.AbstractModel):
 
 
 class ConversionsApiService(models.Model):
+    _name = 'conversions.api.service'
     _inherit = ['conversions.api.service', 'conversions.api.storefront.cache.mixin']
 
     @api.model
@@ -82,6 +83,7 @@ class ConversionsApiService(models.Model):
 
 
 class ConversionsApiEventType(models.Model):
+    _name = 'conversions.api.event.type'
     _inherit = ['conversions.api.event.type', 'conversions.api.storefront.cache.mixin']
 
 
