@@ -32,6 +32,14 @@ def _track(event_name, **kwargs):
     return request.env['ir.http']._convapi_track(event_name, **kwargs)
 
 
+def _cached_first_variant(template):
+    """The id of ``template.product_variant_id`` when the ORM cache holds the template's
+    variants (the product page's combination code reads them), else None: no query."""
+    field = template._fields.get('product_variant_ids')
+    variant_ids = template.env.cache.get(template, field, None) if field else None
+    return variant_ids[0] if variant_ids else None
+
+
 def _track_order_step(event_name, order):
     """Checkout steps: keep the context on the order and send the cart's contents."""
     try:
@@ -75,9 +83,10 @@ class ConversionsApiWebsiteSale(WebsiteSale):
             # Run when the page is rendered: the template's fields are cached by then. 19 puts the
             # displayed variant and price in the qcontext; 17/18 compute them inside the template
             # only (a cached part), and computing them again costs more than the whole tracking,
-            # hence the template's first active variant and its list price. One indexed query:
-            # the ORM's product_variant_id costs a millisecond more here.
-            variant_id = info.get('product_id')
+            # hence the template's first active variant and its list price: the one the page's
+            # combination code already read (in the ORM cache), else one indexed query (the
+            # ORM's product_variant_id costs a millisecond more here).
+            variant_id = info.get('product_id') or _cached_first_variant(product)
             if not variant_id:
                 request.env.cr.execute(
                     'SELECT id FROM product_product WHERE product_tmpl_id = %s AND active'

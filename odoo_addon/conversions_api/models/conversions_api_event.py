@@ -207,21 +207,23 @@ class ConversionsApiEvent(models.Model):
 
     @api.model
     def _storefront_rows(self, items):
-        """Outbox rows of events tracked in a shopper's request, ready for one INSERT.
+        """Outbox entries of events tracked in a shopper's request, for the inbox.
 
         ``items`` are ``(event_name, values, services)``: ``values`` as ``_enqueue`` takes
         them (``website_id``, ``partner_id``, ``user_data``, ``custom_data``, ``event_id``,
         ``event_time``, ``event_source_url``, ``referrer_url``, ``request_context``) and
         ``services`` the cached ServiceInfo of the services accepting the event. Match keys
         are normalised and hashed here, per platform, exactly as ``_enqueue`` stores them:
-        the row never holds plain personal data. Reads nothing from the database unless a
-        logged-in partner's matching keys are needed. A failing event or service is logged
-        and skipped.
+        an entry never holds plain personal data. Each entry is a JSON-ready list
+        ``[service_id, platform, website_id, company_id, event_name, event_id, event_time
+        (Unix seconds), event]`` (see ``_insert_entries``). Reads nothing from the database
+        unless a logged-in partner's matching keys are needed. A failing event or service is
+        logged and skipped.
         """
-        rows = []
+        entries = []
         for event_name, values, services in items:
             try:
-                context = dict(values.get('request_context') or {})
+                context = values.get('request_context') or {}
                 partner_id = values.get('partner_id')
                 partner = self.env['res.partner'].browse(partner_id) if partner_id else None
                 user, base_event = _neutral_event(
@@ -233,8 +235,6 @@ class ConversionsApiEvent(models.Model):
             except Exception:
                 _logger.exception('conversions_api: %s event not queued', event_name)
                 continue
-            event_time = datetime.fromtimestamp(base_event['event_time'], timezone.utc).replace(
-                tzinfo=None)
             for info in services:
                 try:
                     service_user = {key: value for key, value in user.items()
@@ -255,23 +255,50 @@ class ConversionsApiEvent(models.Model):
                     continue
                 if event is None:
                     continue
-                rows.append((
+                entries.append([
                     info.id, info.platform, values.get('website_id') or None,
-                    info.company_id or None, event_name, base_event['event_id'], event_time,
-                    json.dumps(event, default=str, sort_keys=True), None, None,
-                ))
-        return rows
+                    info.company_id or None, event_name, base_event['event_id'],
+                    base_event['event_time'], event,
+                ])
+        return entries
 
     @api.model
-    def _insert_rows(self, rows, savepoint=False):
-        """One multi-row INSERT of prepared rows (see ``_storefront_rows``), state queued.
+    def _insert_entries(self, entries):
+        """Queue inbox entries (see ``_storefront_rows``) with one INSERT; returns how many
+        were given. An entry whose service is gone is dropped; a website or company gone
+        is left empty, as their ``ondelete`` would have done."""
+        if not entries:
+            return 0
+        cr = self.env.cr
+        found = {}
+        for table, index in (('conversions_api_service', 0), ('website', 2),
+                             ('res_company', 3)):
+            ids = list({entry[index] for entry in entries if entry[index]})
+            cr.execute(f'SELECT id FROM {table} WHERE id = ANY(%s)', [ids])
+            found[index] = {row[0] for row in cr.fetchall()}
+        rows = []
+        for entry in entries:
+            try:
+                service_id, platform, website_id, company_id, name, event_id, when, event = entry
+                if service_id not in found[0]:
+                    continue
+                rows.append((
+                    service_id, platform, website_id if website_id in found[2] else None,
+                    company_id if company_id in found[3] else None, name, event_id,
+                    datetime.fromtimestamp(int(when), timezone.utc).replace(tzinfo=None),
+                    json.dumps(event, default=str, sort_keys=True), None, None))
+            except (TypeError, ValueError, OverflowError):
+                _logger.error('conversions_api: dropped an unreadable inbox entry')
+        self._insert_rows(rows)
+        return len(rows)
+
+    @api.model
+    def _insert_rows(self, rows):
+        """One multi-row INSERT of prepared rows (see ``_insert_entries``), state queued.
 
         An event already queued under the same service, name and event ID is left alone.
-        Raw SQL: the ORM's create costs a dozen queries per row in the shopper's request.
-        With ``savepoint``, the INSERT runs in a savepoint sent in the same round trip
-        (``SAVEPOINT; INSERT; RELEASE``): when it fails, only the savepoint is rolled back and
-        the error raised, the caller's transaction stays usable. Returns the number of rows
-        given (an event already queued is not inserted again).
+        Raw SQL: the ORM's create costs a dozen queries per row. Returns the number of rows
+        inserted.
         """
         if not rows:
             return 0
@@ -282,19 +309,8 @@ class ConversionsApiEvent(models.Model):
         for row in rows:
             params.extend(row)
             params.extend((uid, uid))
-        if not savepoint:
-            cr.execute(query, params)
-            return cr.rowcount
-        name = f'convapi_{uuid.uuid4().hex}'
-        try:
-            # One message, three statements: an error stops the rest, RELEASE included.
-            cr.execute(f'SAVEPOINT {name}; {query}; RELEASE SAVEPOINT {name}', params)
-        except psycopg2.Error:
-            cr.execute(f'ROLLBACK TO SAVEPOINT {name}')
-            cr.execute(f'RELEASE SAVEPOINT {name}')
-            raise
-        # psycopg2 reports the last statement's count (RELEASE: none): count what is there
-        return len(rows)
+        cr.execute(query, params)
+        return cr.rowcount
 
     @api.model
     def _trigger_flush(self):
@@ -393,6 +409,9 @@ class ConversionsApiEvent(models.Model):
         """
         now = now or fields.Datetime.now()
         batch_size = min(batch_size or const.BATCH_SIZE, const.BATCH_SIZE)
+        # the storefront's events first reach the outbox here (see conversions.api.inbox)
+        if self.env['conversions.api.inbox'].sudo()._drain() and commit:
+            self.env.cr.commit()
         processed = 0
         while limit is None or processed < limit:
             batch_limit = batch_size if limit is None else min(batch_size, limit - processed)

@@ -9,8 +9,9 @@ hook (controllers, sale.order, forms) calls ``ir.http._convapi_track``, which
 - keeps the browser copy with the same event id for the pixel of this page (or of the next
   page / the next ``/convapi/pixel/pending`` call when the request is not a page).
 
-The server copies are written to the outbox before the response leaves, durably and cheaply:
-match keys hashed in Python (convapi, microseconds), then one multi-row INSERT per request.
+The server copies are written before the response leaves, durably and cheaply: match keys
+hashed in Python (convapi, microseconds), then one INSERT of one row per request into the lean
+inbox table (``conversions.api.inbox``), which the flush cron moves into the outbox.
 
 - Read/write transaction (every 17 route; 18/19 routes, even ``readonly=True`` ones, when no
   read-only replica is configured): the INSERT runs in the request's own transaction, in a
@@ -59,6 +60,19 @@ def never_breaks_the_shop(what, *args):
 
 
 SESSION_PENDING_KEY = 'convapi_pixel_pending'
+
+
+def _pop_session_pending():
+    """Browser copies waiting in the session, removed from it."""
+    stored = request.session.pop(SESSION_PENDING_KEY, None)
+    if not stored:
+        return []
+    if isinstance(stored, str):
+        try:
+            stored = json.loads(stored)
+        except ValueError:
+            return []
+    return [event for event in stored if isinstance(event, dict)]
 PIXEL_SLOT = re.compile(rb'<script type="text/plain" id="convapi_pixel_slot">\s*</script>')
 
 
@@ -90,10 +104,10 @@ def _runs_postcommit(cr):
 
 
 def _queue_rows(env, rows, savepoint=False):
-    """One INSERT of prepared outbox rows, and the flush cron woken up after commit."""
-    Event = env['conversions.api.event'].sudo()
-    Event._insert_rows(rows, savepoint=savepoint)
-    Event._trigger_flush()
+    """One INSERT of a request's prepared outbox entries into the inbox, and the flush cron
+    woken up after commit."""
+    env['conversions.api.inbox'].sudo()._append(rows, savepoint=savepoint)
+    env['conversions.api.event'].sudo()._trigger_flush()
 
 
 def _queue_rows_in_new_cursor(registry, rows):
@@ -201,9 +215,11 @@ class IrHttp(models.AbstractModel):
         pending = [event for event in tracker.browser_events if not event.get('rendered')]
         if not pending:
             return
-        stored = list(request.session.get(SESSION_PENDING_KEY) or [])
+        stored = _pop_session_pending()
         stored.extend(pending)
-        request.session[SESSION_PENDING_KEY] = stored[-storefront.MAX_PENDING_EVENTS:]
+        # One JSON string: the session pickles every value it is given, a string is cheap
+        request.session[SESSION_PENDING_KEY] = json.dumps(
+            stored[-storefront.MAX_PENDING_EVENTS:], separators=(',', ':'))
         tracker.browser_events = []
 
     @classmethod
@@ -262,7 +278,8 @@ class IrHttp(models.AbstractModel):
     @classmethod
     def _convapi_blocked_reason(cls):
         httprequest = request.httprequest
-        if storefront.is_bot(httprequest.user_agent.string):
+        # the raw header: Odoo 17's user_agent object runs 22 regular expressions to parse it
+        if storefront.is_bot(httprequest.headers.get('User-Agent')):
             return 'bot'
         if storefront.is_prefetch(httprequest.headers):
             return 'prefetch'
@@ -351,7 +368,7 @@ class IrHttp(models.AbstractModel):
             'client_ip_address': storefront.client_ip(
                 httprequest.remote_addr, httprequest.headers.get('X-Forwarded-For'),
                 config.get('proxy_mode')),
-            'client_user_agent': httprequest.user_agent.string or None,
+            'client_user_agent': httprequest.headers.get('User-Agent') or None,
             'fbc': fbc or None,
             'fbp': fbp or None,
             'ttclid': ttclid or None,
@@ -507,7 +524,7 @@ class IrHttp(models.AbstractModel):
         pixels = [s for s in services if s.browser_pixel and s.pixel_id]
         if not pixels or cls._convapi_consent() != 'granted':
             return ''
-        events = list(request.session.pop(SESSION_PENDING_KEY, None) or [])
+        events = _pop_session_pending()
         for event in tracker.browser_events:
             if not event.get('rendered'):
                 event['rendered'] = True
@@ -523,7 +540,7 @@ class IrHttp(models.AbstractModel):
     def _convapi_pop_pending(cls):
         """Browser copies waiting in the session (AJAX adds), for the pixel script to fire."""
         tracker = getattr(request, '_convapi_tracker', None)
-        events = list(request.session.pop(SESSION_PENDING_KEY, None) or [])
+        events = _pop_session_pending()
         if tracker is not None:
             for event in tracker.browser_events:
                 if not event.get('rendered'):

@@ -105,7 +105,11 @@ class SaleOrder(models.Model):
             added = line.product_uom_qty - before.get(line.id, 0.0)
             if added <= 0:
                 return
-            price = getattr(line, 'price_reduce_taxinc', None) or line.price_unit
+            # The unit price the shop set on the line, after discount (what Odoo's own GA4
+            # tracking sends): stored values the cart update just wrote. The tax-included
+            # price_reduce_taxinc would recompute the line's taxes in the shopper's request
+            # (2 ms on a cart add).
+            price = line.price_unit * (1.0 - (line.discount or 0.0) / 100.0)
             content = storefront.product_content(line.product_id, added, price)
             custom = storefront.contents_custom_data([content], self.currency_id.name)
             self._convapi_store_request_context()

@@ -119,12 +119,18 @@ class StorefrontCase(HttpCase):
 
     # -- Outbox helpers ---------------------------------------------------------------------
 
+    def outbox(self):
+        """The outbox, once the storefront's inbox rows are moved into it (as the flush cron
+        does before sending)."""
+        self.env['conversions.api.inbox'].sudo()._drain()
+        return self.Event.sudo()
+
     def queued(self, event_name, since_id=0):
-        return self.Event.sudo().search(
+        return self.outbox().search(
             [('event_name', '=', event_name), ('id', '>', since_id)], order='id')
 
     def last_event_id(self):
-        return self.Event.sudo().search([], order='id desc', limit=1).id or 0
+        return self.outbox().search([], order='id desc', limit=1).id or 0
 
     @staticmethod
     def payload(event):

@@ -95,11 +95,13 @@ class TestPendingRateLimit(StorefrontCase):
         add = self.queued('AddToCart')
         self.assertEqual(len(add), 2)
         rows_before = self.Event.sudo().search_count([])
+        inbox_before = self.env['conversions.api.inbox'].sudo().search_count([])
         limited = self.pending_pixel_events()
         self.assertEqual(limited.status_code, 429)
         self.assertGreater(int(limited.headers['Retry-After']), 1)
         self.assertEqual(limited.json(), {'error': 'too many requests'})
         self.assertEqual(self.Event.sudo().search_count([]), rows_before, 'stores nothing')
+        self.assertEqual(self.env['conversions.api.inbox'].sudo().search_count([]), inbox_before)
 
         # another visitor (a new session) from the same address is not limited
         cookies = self.opener.cookies.copy()

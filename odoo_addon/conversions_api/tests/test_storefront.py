@@ -179,7 +179,7 @@ class TestStorefrontFunnel(StorefrontCase):
 
         # -- delivery: the fake platforms accept every event of the funnel ----------------
         self.Event.sudo()._flush_outbox()
-        funnel = self.Event.sudo().search([('id', '>', funnel_start)])
+        funnel = self.outbox().search([('id', '>', funnel_start)])
         self.assertEqual(set(funnel.mapped('state')), {'sent'}, funnel.mapped('error'))
         received = {(e['event_name'], e['event_id']) for e in self.fake.meta_events(META_PIXEL)}
         for name in ('PageView', 'ViewContent', 'AddToCart', 'InitiateCheckout', 'Purchase'):
@@ -232,24 +232,24 @@ class TestStorefrontFunnel(StorefrontCase):
         response = self.get(self.product_url(), headers={
             'User-Agent': 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'})
         self.assertEqual(response.status_code, 200)
-        self.assertFalse(self.Event.sudo().search([('id', '>', start)]))
+        self.assertFalse(self.outbox().search([('id', '>', start)]))
         self.assertIsNone(self.pixel_event_ids(response.text))
 
         response = self.get(f'{self.product_url()}?fbclid={FBCLID}',
                             headers={'Sec-Purpose': 'prefetch'})
         self.assertEqual(response.status_code, 200)
-        self.assertFalse(self.Event.sudo().search([('id', '>', start)]))
+        self.assertFalse(self.outbox().search([('id', '>', start)]))
         self.assertNotIn('_fbc', response.cookies)
 
         response = self.get(self.product_url(), headers={'Purpose': 'prefetch'})
-        self.assertFalse(self.Event.sudo().search([('id', '>', start)]))
+        self.assertFalse(self.outbox().search([('id', '>', start)]))
 
         # the website editor and the backend's preview iframe
         self.get(f'{self.product_url()}?enable_editor=1')
         self.get(self.product_url(), headers={
             'Sec-Fetch-Dest': 'iframe',
             'Referer': self.origin() + '/odoo/action-website.website_preview'})
-        self.assertFalse(self.Event.sudo().search([('id', '>', start)]))
+        self.assertFalse(self.outbox().search([('id', '>', start)]))
 
     def test_consent_refused(self):
         self.website.cookies_bar = True

@@ -2,6 +2,7 @@
 with no thread and no network call; the flush cron delivers. A tracking failure never breaks
 the page or the cart."""
 
+import json
 import threading
 from unittest.mock import patch
 
@@ -10,7 +11,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..models import conversions_api_event, ir_http
+from ..models import conversions_api_event, conversions_api_inbox, ir_http
 from .common import META_PIXEL, TIKTOK_PIXEL
 from .storefront_common import BROWSER_UA, ODOO_VERSION, StorefrontCase
 
@@ -56,10 +57,20 @@ class TestStorefrontLatency(StorefrontCase):
             return start_thread(thread)
 
         start = self.last_event_id()
+        Inbox = self.env['conversions.api.inbox'].sudo()
+        inbox_before = Inbox.search([])
         with patch.object(threading.Thread, 'start', record_start):
             self.add_to_cart(3)
+        # one inbox row for the request, holding both services' copies, hashed
+        written = Inbox.search([]) - inbox_before
+        self.assertEqual(len(written), 1, 'one row per request, written before the response')
+        entries = json.loads(written.payload)
+        self.assertEqual({entry[0] for entry in entries},
+                         {self.meta_service.id, self.tiktok_service.id})
+        self.assertEqual({entry[4] for entry in entries}, {'AddToCart'})
         add = self.queued('AddToCart', start)
-        self.assertEqual(len(add), 2, 'one row per service, written before the response')
+        self.assertFalse(written.exists(), 'the drain moves the row into the outbox')
+        self.assertEqual(len(add), 2, 'one outbox row per service')
         self.assertEqual(set(add.mapped('state')), {'queued'})
         self.assertEqual(set(add.mapped('platform')), {'meta', 'tiktok'})
         self.assertEqual(add.mapped('website_id'), self.website)
@@ -156,12 +167,12 @@ class TestStorefrontLatency(StorefrontCase):
         }, services)])
         self.assertEqual(len(rows), 2)
         ir_http._queue_rows_in_new_cursor(self.registry, rows)
-        queued = self.Event.sudo().search([('event_id', '=', 'vc-fresh-cursor-1')])
+        queued = self.outbox().search([('event_id', '=', 'vc-fresh-cursor-1')])
         self.assertEqual(set(queued.mapped('service_id').ids),
                          {self.meta_service.id, self.tiktok_service.id})
         # queued once: the same event again is left alone
         ir_http._queue_rows_in_new_cursor(self.registry, rows)
-        self.assertEqual(self.Event.sudo().search_count(
+        self.assertEqual(self.outbox().search_count(
             [('event_id', '=', 'vc-fresh-cursor-1')]), 2)
         self.assertTrue(self.cron_triggers())
 
@@ -181,18 +192,19 @@ class TestStorefrontLatency(StorefrontCase):
         self.assertIn(('ViewContent', view.event_id), pixel['meta'])
 
     def test_outbox_failure_does_not_break_the_cart(self):
-        """The INSERT failing (here a division by zero) rolls back its savepoint only."""
+        """The INSERT failing (here a division by zero in its place) rolls back its savepoint
+        only: the request's own writes commit."""
         self.get(self.product_url())
-
-        def failing_insert(event_model, rows):
-            event_model.env.cr.execute('SELECT 1 / 0')
-
         start = self.last_event_id()
-        with patch.object(type(self.Event), '_insert_rows', failing_insert), \
+        Inbox = self.env['conversions.api.inbox'].sudo()
+        inbox_before = Inbox.search_count([])
+        failing = 'SELECT 1 / 0 WHERE %s IS NOT NULL'
+        with patch.object(conversions_api_inbox, '_APPEND_SQL', failing), \
                 mute_logger('odoo.sql_db'), \
                 self.assertLogs(ADDON_MODULE, 'ERROR'):
             result = self.add_to_cart(2)
         self.assertTrue(result)
+        self.assertEqual(Inbox.search_count([]), inbox_before)
         self.assertFalse(self.queued('AddToCart', start))
         order = self.env['sale.order'].sudo().search(
             [('website_id', '=', self.website.id), ('order_line.product_id', '=', self.variant.id)],
@@ -200,6 +212,40 @@ class TestStorefrontLatency(StorefrontCase):
         self.assertEqual(order.order_line.filtered(
             lambda line: line.product_id == self.variant).product_uom_qty, 2,
             'the cart was updated and committed')
+
+    def test_inbox_drain(self):
+        """The drain moves entries into the outbox once, drops those of a deleted service and
+        unreadable rows, and empties the inbox."""
+        services = self.Service.sudo()._storefront_services(self.website.id)
+        rows = self.Event.sudo()._storefront_rows([('PageView', {
+            'website_id': self.website.id, 'event_id': 'pv-drain-1',
+            'request_context': {'client_ip_address': '203.0.113.7',
+                                'client_user_agent': BROWSER_UA, 'consent': 'granted',
+                                'event_source_url': 'https://shop.example.com/'},
+        }, services)])
+        doomed = self.Service.sudo().create({
+            'name': 'doomed', 'platform': 'meta', 'pixel_id': '555', 'access_token': 'x',
+            'website_id': self.website.id})
+        Inbox = self.env['conversions.api.inbox'].sudo()
+        Inbox._append(rows)
+        Inbox._append(rows)  # the same events twice (a retried request): queued once
+        Inbox._append([[doomed.id] + rows[0][1:5] + ['pv-drain-doomed'] + rows[0][6:]])
+        self.env.cr.execute("INSERT INTO conversions_api_inbox (payload, queued_at) "
+                            "VALUES ('not json', now())")
+        doomed.unlink()
+        with self.assertLogs(ADDON_MODULE, 'ERROR'):
+            moved = Inbox._drain()
+        self.assertEqual(moved, 4)
+        self.assertFalse(Inbox.search([]))
+        queued = self.Event.sudo().search([('event_id', 'like', 'pv-drain-')])
+        self.assertEqual(len(queued), 2)
+        self.assertEqual(set(queued.mapped('event_id')), {'pv-drain-1'})
+        self.assertEqual(set(queued.mapped('state')), {'queued'})
+        self.assertEqual(queued.mapped('website_id'), self.website)
+        meta = queued.filtered(lambda e: e.service_id == self.meta_service)
+        self.assertEqual(json.loads(meta.payload)['event_name'], 'PageView')
+        self.assertGreaterEqual(meta.event_time.year, 2024)
+
 
 def _one(value):
     return value[0] if isinstance(value, list) and len(value) == 1 else value

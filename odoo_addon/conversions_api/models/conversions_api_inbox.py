@@ -1,0 +1,93 @@
+"""The storefront inbox: what a shopper's request writes, one lean row per request.
+
+A page view must stay cheap, so the request does not insert into the outbox itself: an outbox
+row costs seven index entries and five foreign-key checks, each check locking a shared row
+(the public user, the website, the company, the service) that every concurrent shopper locks
+too. The request instead appends one row here: its events, already normalised and hashed per
+platform (never plain personal data), as JSON. The table has no foreign key and no index but
+its primary key, so the INSERT is a single heap append in the request's transaction: durable
+once the request commits, gone if it rolls back.
+
+The flush cron moves the rows into the outbox (``_drain``) before it sends, in its own
+transaction: a row leaves the inbox only when its events are in the outbox.
+"""
+
+import json
+import logging
+import uuid
+
+import psycopg2
+from odoo import api, fields, models
+
+_logger = logging.getLogger(__name__)
+
+# Inbox rows moved per statement by the drain.
+DRAIN_BATCH = 500
+
+_APPEND_SQL = ("INSERT INTO conversions_api_inbox (payload, queued_at) "
+               "VALUES (%s, now() AT TIME ZONE 'UTC')")
+_TAKE_SQL = """
+    DELETE FROM conversions_api_inbox
+     WHERE id IN (SELECT id FROM conversions_api_inbox ORDER BY id LIMIT %s
+                  FOR UPDATE SKIP LOCKED)
+    RETURNING payload
+"""
+
+
+class ConversionsApiInbox(models.Model):
+    _name = 'conversions.api.inbox'
+    _description = 'Conversion API storefront inbox'
+    _order = 'id'
+    _log_access = False  # no create_uid/write_uid: no foreign key to check per request
+
+    payload = fields.Text(
+        required=True, readonly=True,
+        help='Outbox rows of one request (JSON), personal data already hashed.')
+    queued_at = fields.Datetime(required=True, readonly=True)
+
+    @api.model
+    def _append(self, entries, savepoint=False):
+        """Append one request's prepared outbox entries (see
+        ``conversions.api.event._storefront_rows``) as one row.
+
+        With ``savepoint``, the INSERT runs in a savepoint sent in the same round trip
+        (``SAVEPOINT; INSERT; RELEASE``): when it fails, only the savepoint is rolled back and
+        the error raised, the caller's transaction stays usable.
+        """
+        if not entries:
+            return 0
+        params = [json.dumps(entries, default=str, separators=(',', ':'))]
+        cr = self.env.cr
+        if not savepoint:
+            cr.execute(_APPEND_SQL, params)
+            return len(entries)
+        name = f'convapi_{uuid.uuid4().hex}'
+        try:
+            # One message, three statements: an error stops the rest, RELEASE included.
+            cr.execute(f'SAVEPOINT {name}; {_APPEND_SQL}; RELEASE SAVEPOINT {name}', params)
+        except psycopg2.Error:
+            cr.execute(f'ROLLBACK TO SAVEPOINT {name}')
+            cr.execute(f'RELEASE SAVEPOINT {name}')
+            raise
+        return len(entries)
+
+    @api.model
+    def _drain(self, limit=None):
+        """Move inbox rows into the outbox, in this transaction; returns the outbox entries
+        moved. Rows another transaction is draining are skipped (``SKIP LOCKED``). Events of
+        a service deleted meanwhile are dropped, as its outbox rows would be (cascade)."""
+        moved = 0
+        Event = self.env['conversions.api.event'].sudo()
+        while limit is None or moved < limit:
+            self.env.cr.execute(_TAKE_SQL, [DRAIN_BATCH])
+            payloads = [row[0] for row in self.env.cr.fetchall()]
+            if not payloads:
+                break
+            entries = []
+            for payload in payloads:
+                try:
+                    entries.extend(json.loads(payload))
+                except ValueError:
+                    _logger.error('conversions_api: dropped an unreadable inbox row')
+            moved += Event._insert_entries(entries)
+        return moved
