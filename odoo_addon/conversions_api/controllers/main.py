@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import re
 from urllib.parse import urlsplit
 
 from odoo import http, release
@@ -30,6 +31,26 @@ def _current_cart():
 
 def _track(event_name, **kwargs):
     return request.env['ir.http']._convapi_track(event_name, **kwargs)
+
+
+# The product page's add-to-cart form (17, 18): the displayed variant's hidden input, then the
+# template's. Searched backwards from the template input, within a few hundred bytes.
+PAGE_VARIANT_INPUT = re.compile(rb'name="product_id" value="(\d+)"[^<>]*>\s*<input[^<>]*$')
+
+
+def variant_in_page(html, template_id):
+    """The variant id of the product page's add-to-cart form, read from the rendered HTML
+    (None without a page, or when a theme changed the form)."""
+    if not html:
+        return None
+    marker = b'name="product_template_id" value="%d"' % template_id
+    at = html.find(marker)
+    while at != -1:
+        match = PAGE_VARIANT_INPUT.search(html, max(0, at - 400), at)
+        if match:
+            return int(match.group(1))
+        at = html.find(marker, at + len(marker))
+    return None
 
 
 def _cached_first_variant(template):
@@ -82,11 +103,14 @@ class ConversionsApiWebsiteSale(WebsiteSale):
         def track_view_content():
             # Run when the page is rendered: the template's fields are cached by then. 19 puts the
             # displayed variant and price in the qcontext; 17/18 compute them inside the template
-            # only (a cached part), and computing them again costs more than the whole tracking,
-            # hence the template's first active variant and its list price: the one the page's
-            # combination code already read (in the ORM cache), else one indexed query (the
-            # ORM's product_variant_id costs a millisecond more here).
-            variant_id = info.get('product_id') or _cached_first_variant(product)
+            # only (a cached part), and computing them again costs more than the whole tracking.
+            # There the variant is the one the rendered add-to-cart form holds (no query), else
+            # the template's first variant (from the ORM cache, else one indexed query: the
+            # ORM's product_variant_id costs a millisecond more here), with the list price.
+            variant_id = (info.get('product_id')
+                          or variant_in_page(request.env['ir.http']._convapi_page_html(),
+                                             product.id)
+                          or _cached_first_variant(product))
             if not variant_id:
                 request.env.cr.execute(
                     'SELECT id FROM product_product WHERE product_tmpl_id = %s AND active'

@@ -88,6 +88,7 @@ class StorefrontTracker:
         self.page_view_done = False
         self.later = []              # tracking deferred to the page rendering (cheaper there)
         self.in_editor = False
+        self.page_html = None        # the rendered page (bytes) while its pixel is being built
 
 
 def _tracker():
@@ -171,8 +172,20 @@ class IrHttp(models.AbstractModel):
             match = PIXEL_SLOT.search(body)
             if not match:
                 return
-            markup = cls._convapi_pixel_markup(status_code=200)
+            tracker = _tracker()
+            tracker.page_html = body  # deferred tracking may read the page (ViewContent)
+            try:
+                markup = cls._convapi_pixel_markup(status_code=200)
+            finally:
+                tracker.page_html = None
             response.set_data(body[:match.start()] + str(markup).encode() + body[match.end():])
+
+    @classmethod
+    def _convapi_page_html(cls):
+        """The rendered HTML (bytes) of this request's page while its pixel is being built,
+        else None."""
+        tracker = getattr(request, '_convapi_tracker', None) if request else None
+        return tracker.page_html if tracker is not None else None
 
     @classmethod
     def _convapi_track_later(cls, callback):

@@ -28,6 +28,20 @@ class TestStorefrontHelpers(ConversionsApiCase):
         self.assertEqual(storefront.item_quantity(0.4), 1)
         self.assertEqual(storefront.item_quantity(2.6), 3)
 
+    def test_variant_in_page(self):
+        """17/18 product pages: the displayed variant is read from the add-to-cart form."""
+        from ..controllers.main import variant_in_page
+        page = (b'<form action="/shop/cart/update"><input name="product_id" value="7" '
+                b'type="hidden"/><input name="product_template_id" value="3" type="hidden"/>'
+                b'</form><div class="js_product">\n<input type="hidden" class="product_id" '
+                b'name="product_id" value="42" />\n    <input type="hidden" '
+                b'class="product_template_id" name="product_template_id" value="12" /></div>')
+        self.assertEqual(variant_in_page(page, 12), 42)
+        self.assertEqual(variant_in_page(page, 3), 7)  # 18's shop-grid form shape
+        self.assertIsNone(variant_in_page(page, 4))
+        self.assertIsNone(variant_in_page(b'<input name="product_template_id" value="12"/>', 12))
+        self.assertIsNone(variant_in_page(None, 12))
+
     def test_bots_and_prefetch(self):
         for agent in ('Googlebot/2.1', 'facebookexternalhit/1.1', 'Mozilla/5.0 HeadlessChrome/120',
                       'Slackbot-LinkExpanding 1.0', 'curl/8.0', '', None):
