@@ -89,6 +89,7 @@ class StorefrontTracker:
         self.later = []              # tracking deferred to the page rendering (cheaper there)
         self.in_editor = False
         self.page_html = None        # the rendered page (bytes) while its pixel is being built
+        self.partner = None          # (uid, the visitor's partner or None when public), once read
 
 
 def _tracker():
@@ -445,7 +446,10 @@ class IrHttp(models.AbstractModel):
         context = cls._convapi_request_context(tracker, services)
         event_id = event_id or storefront.new_event_id(event_name)
         if partner is None:
-            partner = cls._convapi_visitor_partner()
+            uid = request.env.uid  # a sign-up logs in during the request
+            if tracker.partner is None or tracker.partner[0] != uid:
+                tracker.partner = (uid, cls._convapi_visitor_partner())
+            partner = tracker.partner[1]
         if server:
             values = {
                 'website_id': website.id,
@@ -535,7 +539,8 @@ class IrHttp(models.AbstractModel):
             return ''
         services = cls._convapi_services(tracker, request.website)
         pixels = [s for s in services if s.browser_pixel and s.pixel_id]
-        if not pixels or cls._convapi_consent() != 'granted':
+        consent = tracker.context['consent'] if tracker.context else cls._convapi_consent()
+        if not pixels or consent != 'granted':
             return ''
         events = _pop_session_pending()
         for event in tracker.browser_events:
