@@ -312,11 +312,15 @@ def main():
             # the cron delivers the outbox: wait until nothing is left to send
             deadline = time.time() + args.drain_timeout
             states = {}
+            inbox_left = None
             while not args.no_cron and time.time() < deadline:
+                # the requests' events reach the outbox through the inbox (the cron drains it)
+                inbox_left = int(psql(args, names['on'],
+                                      'SELECT count(*) FROM conversions_api_inbox'))
                 states = dict(line.split('|') for line in psql(
                     args, names['on'], 'SELECT state, count(*) FROM conversions_api_event '
                     f'WHERE id > {max_id_before} GROUP BY state').splitlines() if line)
-                if not set(states) & {'queued', 'retrying'}:
+                if not inbox_left and not set(states) & {'queued', 'retrying'}:
                     break
                 time.sleep(2)
             meta_events = len(fake.meta_events())
@@ -335,7 +339,9 @@ def main():
               'load_average_before': [round(x, 2) for x in load_before],
               'load_average_after': [round(x, 2) for x in load_after],
               'results': results, 'outbox_rows_this_run': outbox_rows,
-              'outbox_states_after_drain': states,
+              'outbox_states_after_drain': states, 'inbox_rows_left': inbox_left,
+              # per platform: a product page tracks PageView and ViewContent, a cart add one
+              'events_expected_per_platform': 3 * (args.warmup + args.requests),
               'events_received_by_fake': {'meta': meta_events, 'tiktok': tiktok_events}}
     print(json.dumps(report, indent=2))
     print(f'\nOdoo {version}, fake API delay {args.delay * 1000:.0f} ms, '
@@ -349,8 +355,9 @@ def main():
               f'{result["off"]["p90_ms"]:>9.2f}{result["on"]["p90_ms"]:>9.2f}'
               f'{result["paired_diff_median_ms"]:>12.2f} [{low:6.2f}, {high:6.2f}]'
               f'{result["off"]["queries_median"]!s:>8}/{result["on"]["queries_median"]!s}')
-    print(f'outbox: {outbox_rows} rows this run, states after the drain {states}; '
-          f'fake received {meta_events} Meta and {tiktok_events} TikTok events')
+    print(f'outbox: {outbox_rows} rows this run, states after the drain {states}, inbox rows '
+          f'left {inbox_left}; fake received {meta_events} Meta and {tiktok_events} TikTok '
+          f'events of {report["events_expected_per_platform"]} expected per platform')
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
