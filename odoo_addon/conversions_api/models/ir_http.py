@@ -62,17 +62,30 @@ def never_breaks_the_shop(what, *args):
 SESSION_PENDING_KEY = 'convapi_pixel_pending'
 
 
-def _pop_session_pending():
-    """Browser copies waiting in the session, removed from it."""
+def _pop_session_pending(raw=False):
+    """Browser copies waiting in the session, removed from it: dicts, or with ``raw`` their
+    JSON strings as stored (one string per event: the session pickles every value it is
+    given, and strings are cheap to pickle and need no decoding to be kept)."""
     stored = request.session.pop(SESSION_PENDING_KEY, None)
-    if not stored:
+    if not isinstance(stored, list):
         return []
-    if isinstance(stored, str):
+    events = []
+    for item in stored:
+        if raw:
+            if isinstance(item, str):
+                events.append(item)
+            elif isinstance(item, dict):  # kept by an earlier version of the addon
+                events.append(json.dumps(item, separators=(',', ':')))
+            continue
         try:
-            stored = json.loads(stored)
+            event = json.loads(item) if isinstance(item, str) else item
         except ValueError:
-            return []
-    return [event for event in stored if isinstance(event, dict)]
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
 PIXEL_SLOT = re.compile(rb'<script type="text/plain" id="convapi_pixel_slot">\s*</script>')
 
 
@@ -229,11 +242,9 @@ class IrHttp(models.AbstractModel):
         pending = [event for event in tracker.browser_events if not event.get('rendered')]
         if not pending:
             return
-        stored = _pop_session_pending()
-        stored.extend(pending)
-        # One JSON string: the session pickles every value it is given, a string is cheap
-        request.session[SESSION_PENDING_KEY] = json.dumps(
-            stored[-storefront.MAX_PENDING_EVENTS:], separators=(',', ':'))
+        stored = _pop_session_pending(raw=True)
+        stored.extend(json.dumps(event, separators=(',', ':')) for event in pending)
+        request.session[SESSION_PENDING_KEY] = stored[-storefront.MAX_PENDING_EVENTS:]
         tracker.browser_events = []
 
     @classmethod
