@@ -93,27 +93,41 @@ class SaleOrder(models.Model):
         return {line.id: line.product_uom_qty for line in self.order_line}
 
     def _convapi_track_cart_add(self, before, result):
-        """AddToCart for the quantity a cart call added (nothing for removals)."""
+        """AddToCart for the quantity a cart call added (nothing for removals).
+
+        The quantity comes from the call's result; the rest (price, product, the order's
+        tracking context) is read when the request's endpoint is done: the values are final and
+        already in the ORM cache then, where reading them here would recompute the line's
+        prices and fetch its product ahead of Odoo.
+        """
         if not _website_request() or not isinstance(result, dict):
             return
         try:
             line_id = result.get('line_id')
-            # the cart's lines are in cache after the update; exists() would be one more query
-            line = self.order_line.filtered(lambda sol: sol.id == line_id) if line_id else None
-            if not line:
+            quantity = result.get('quantity')
+            if not line_id or quantity is None:
                 return
-            added = line.product_uom_qty - before.get(line.id, 0.0)
+            added = float(quantity) - before.get(line_id, 0.0)
             if added <= 0:
                 return
-            # The unit price the shop set on the line, after discount (what Odoo's own GA4
-            # tracking sends): stored values the cart update just wrote. The tax-included
-            # price_reduce_taxinc would recompute the line's taxes in the shopper's request
-            # (2 ms on a cart add).
-            price = line.price_unit * (1.0 - (line.discount or 0.0) / 100.0)
-            content = storefront.product_content(line.product_id, added, price)
-            custom = storefront.contents_custom_data([content], self.currency_id.name)
-            self._convapi_store_request_context()
-            self.env['ir.http']._convapi_track('AddToCart', custom_data=custom)
+            IrHttp = self.env['ir.http']
+            order = self
+
+            def track_add_to_cart():
+                # the cart's lines are in cache; exists() would be one more query
+                line = order.order_line.filtered(lambda sol: sol.id == line_id)
+                if not line:
+                    return
+                # The unit price the shop set on the line, after discount (what Odoo's own
+                # GA4 tracking sends). The tax-included price_reduce_taxinc would compute the
+                # line's taxes again in the shopper's request.
+                price = line.price_unit * (1.0 - (line.discount or 0.0) / 100.0)
+                content = storefront.product_content(line.product_id, added, price)
+                custom = storefront.contents_custom_data([content], order.currency_id.name)
+                order._convapi_store_request_context()
+                IrHttp._convapi_track('AddToCart', custom_data=custom)
+
+            IrHttp._convapi_track_later(track_add_to_cart)
         except Exception:
             _logger.exception('conversions_api: AddToCart hook failed')
 
