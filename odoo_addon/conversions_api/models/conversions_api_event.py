@@ -409,8 +409,15 @@ class ConversionsApiEvent(models.Model):
         """
         now = now or fields.Datetime.now()
         batch_size = min(batch_size or const.BATCH_SIZE, const.BATCH_SIZE)
-        # the storefront's events first reach the outbox here (see conversions.api.inbox)
-        if self.env['conversions.api.inbox'].sudo()._drain() and commit:
+        # the storefront's events first reach the outbox here (see conversions.api.inbox); a
+        # failing drain must not stop the delivery of what is already queued
+        try:
+            with self.env.cr.savepoint(flush=False):
+                drained = self.env['conversions.api.inbox'].sudo()._drain()
+        except Exception:  # noqa: BLE001 - logged; the next run drains again
+            _logger.exception('conversions_api: could not move the inbox into the outbox')
+            drained = 0
+        if drained and commit:
             self.env.cr.commit()
         processed = 0
         while limit is None or processed < limit:

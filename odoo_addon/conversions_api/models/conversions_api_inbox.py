@@ -75,7 +75,9 @@ class ConversionsApiInbox(models.Model):
     def _drain(self, limit=None):
         """Move inbox rows into the outbox, in this transaction; returns the outbox entries
         moved. Rows another transaction is draining are skipped (``SKIP LOCKED``). Events of
-        a service deleted meanwhile are dropped, as its outbox rows would be (cascade)."""
+        a service deleted meanwhile are dropped, as its outbox rows would be (cascade). An
+        entry the outbox refuses is logged and dropped, never left to block the rows behind
+        it."""
         moved = 0
         Event = self.env['conversions.api.event'].sudo()
         while limit is None or moved < limit:
@@ -89,5 +91,17 @@ class ConversionsApiInbox(models.Model):
                     entries.extend(json.loads(payload))
                 except ValueError:
                     _logger.error('conversions_api: dropped an unreadable inbox row')
-            moved += Event._insert_entries(entries)
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    moved += Event._insert_entries(entries)
+            except psycopg2.Error:
+                # one bad entry fails the whole INSERT: queue them one by one, drop the bad
+                for entry in entries:
+                    try:
+                        with self.env.cr.savepoint(flush=False):
+                            moved += Event._insert_entries([entry])
+                    except psycopg2.Error:
+                        _logger.exception('conversions_api: dropped an inbox entry the outbox '
+                                          'refused (%s)', entry[4:6] if isinstance(
+                                              entry, list) else 'unreadable')
         return moved

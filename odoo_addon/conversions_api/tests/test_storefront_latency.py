@@ -214,8 +214,8 @@ class TestStorefrontLatency(StorefrontCase):
             'the cart was updated and committed')
 
     def test_inbox_drain(self):
-        """The drain moves entries into the outbox once, drops those of a deleted service and
-        unreadable rows, and empties the inbox."""
+        """The drain moves entries into the outbox once, drops those of a deleted service,
+        unreadable rows and entries the outbox refuses, and empties the inbox."""
         services = self.Service.sudo()._storefront_services(self.website.id)
         rows = self.Event.sudo()._storefront_rows([('PageView', {
             'website_id': self.website.id, 'event_id': 'pv-drain-1',
@@ -230,11 +230,14 @@ class TestStorefrontLatency(StorefrontCase):
         Inbox._append(rows)
         Inbox._append(rows)  # the same events twice (a retried request): queued once
         Inbox._append([[doomed.id] + rows[0][1:5] + ['pv-drain-doomed'] + rows[0][6:]])
+        # an entry the outbox refuses (no event name) is dropped, not left to block the others
+        Inbox._append([rows[0][:4] + [None, 'pv-drain-bad'] + rows[0][6:]])
         self.env.cr.execute("INSERT INTO conversions_api_inbox (payload, queued_at) "
                             "VALUES ('not json', now())")
         doomed.unlink()
-        with self.assertLogs(ADDON_MODULE, 'ERROR'):
+        with self.assertLogs(ADDON_MODULE, 'ERROR') as logs, mute_logger('odoo.sql_db'):
             moved = Inbox._drain()
+        self.assertTrue(any('refused' in line for line in logs.output), logs.output)
         self.assertEqual(moved, 4)
         self.assertFalse(Inbox.search([]))
         queued = self.Event.sudo().search([('event_id', 'like', 'pv-drain-')])
