@@ -265,8 +265,9 @@ class ConversionsApiEvent(models.Model):
     @api.model
     def _insert_entries(self, entries):
         """Queue inbox entries (see ``_storefront_rows``) with one INSERT; returns how many
-        were given. An entry whose service is gone is dropped; a website or company gone
-        is left empty, as their ``ondelete`` would have done."""
+        were kept for it (an event already queued is left alone by the INSERT). An entry whose
+        service is gone is dropped; a website or company gone is left empty, as their
+        ``ondelete`` would have done."""
         if not entries:
             return 0
         cr = self.env.cr
@@ -285,7 +286,7 @@ class ConversionsApiEvent(models.Model):
                 rows.append((
                     service_id, platform, website_id if website_id in found[2] else None,
                     company_id if company_id in found[3] else None, name, event_id,
-                    datetime.fromtimestamp(int(when), timezone.utc).replace(tzinfo=None),
+                    _utc_datetime(int(when)),
                     json.dumps(event, default=str, sort_keys=True), None, None))
             except (TypeError, ValueError, OverflowError):
                 _logger.error('conversions_api: dropped an unreadable inbox entry')
@@ -378,8 +379,7 @@ class ConversionsApiEvent(models.Model):
             or service.company_id.id or False,
             'event_name': event['event_name'],
             'event_id': event['event_id'],
-            'event_time': datetime.fromtimestamp(event['event_time'], timezone.utc).replace(
-                tzinfo=None),
+            'event_time': _utc_datetime(event['event_time']),
             'payload': json.dumps(event, default=str, sort_keys=True),
             'source_model': source_model,
             'source_res_id': source_res_id,
@@ -681,6 +681,11 @@ def service_event(base_event, service_user, consent, *, platform, pixel_id, cons
     # Stored hashed as the platform receives it: the outbox keeps no raw contact data.
     event['user'] = utils.hashed_user_data(convapi, platform, event, pixel_id=pixel_id)
     return event
+
+
+def _utc_datetime(timestamp):
+    """Unix seconds as the naive UTC datetime Odoo stores."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
 
 
 def _timestamp(event_time):
