@@ -3,11 +3,14 @@
 
 Two databases on the same Odoo tree: one with website_sale only ("off"), one with website_sale
 and conversions_api tracking on both platforms ("on"), both services pointing at a local fake
-ad API that answers after 300 ms. Per database, one HTTP server (threaded, ``--workers 0``, no
-cron thread) and one cron-only process (``--no-http``, one cron thread), as prefork's separate
-cron workers do in production: the outbox is delivered by the flush cron, outside the web
-server. Requests are sent in pairs (one to each server, the order alternating), so both see the
-same machine noise.
+ad API that answers after 300 ms. One HTTP server (threaded, ``--workers 0``, no cron thread)
+serves both databases, each shopper's session pinned to its database: a pair of requests runs
+through the same process, its heap, garbage collector and caches, so the difference is the
+addon's and not two processes' (``--separate-servers``: one server per database, the design of
+earlier runs). Per database one cron-only process (``--no-http``, one cron thread), as
+prefork's separate cron workers do in production: the outbox is delivered by the flush cron,
+outside the web server. Requests are sent in pairs (one per database, the order alternating),
+so both see the same machine noise.
 
 Reports per endpoint and mode the median, p90 and mean, the median of the paired differences
 (on - off) with a bootstrap 95 % interval, the SQL queries per request (from Odoo's request log)
@@ -144,11 +147,12 @@ def start_cron(base, name, tree):
                             env=odoo_env(tree))
 
 
-def start_server(base, name, port, tree, replica=None):
+def start_server(base, name, port, tree, replica=None, db_filter=None):
     log = open(log_path(name), 'w')  # noqa: SIM115
     # werkzeug:INFO logs one line per request with its SQL query count
     extra = ['--db_replica_host', replica, '--db_replica_port', '5432'] if replica else []
-    proc = subprocess.Popen(base + ['-d', name, '--db-filter', f'^{name}$', '--http-port',
+    proc = subprocess.Popen(base + ['-d', name, '--db-filter', db_filter or f'^{name}$',
+                                    '--http-port',
                                     str(port), '--workers', '0', '--max-cron-threads', '0',
                                     '--log-level', 'warn', '--log-handler', 'werkzeug:INFO']
                             + extra, stdout=log, stderr=log, env=odoo_env(tree))
@@ -166,12 +170,18 @@ def start_server(base, name, port, tree, replica=None):
 
 
 class Shopper:
-    def __init__(self, port, info, version):
+    def __init__(self, port, info, version, dbname=None):
         self.base = f'http://127.0.0.1:{port}'
         self.info = info
         self.version = version
         self.session = requests.Session()
         self.session.headers['User-Agent'] = UA
+        if dbname:  # a server of several databases: pin this shopper's session to one
+            response = self.session.get(f'{self.base}/web/login', params={'db': dbname},
+                                        timeout=60)
+            response.raise_for_status()
+            if dbname not in response.text and 'session_id' not in self.session.cookies:
+                raise SystemExit(f'could not select the database {dbname}')
 
     def product_page(self):
         response = self.session.get(self.base + self.info['url'], timeout=30)
@@ -213,10 +223,13 @@ def bootstrap_median_ci(values, rounds=2000, seed=1):
 REQUEST_LINE = re.compile(r'"(GET|POST) (\S+) HTTP/[\d.]+" (\d+) \S+ (\d+) ([\d.]+) ([\d.]+)')
 
 
-def query_counts(name, path_prefix, skip):
-    """SQL queries per request to ``path_prefix`` from the server's werkzeug log lines."""
+def query_counts(name, path_prefix, skip, log_name=None):
+    """SQL queries per request to ``path_prefix`` from the server's werkzeug log lines (the
+    lines of database ``name`` in the log of ``log_name``)."""
     counts = []
-    for line in log_path(name).read_text(errors='replace').splitlines():
+    for line in log_path(log_name or name).read_text(errors='replace').splitlines():
+        if f' {name} werkzeug' not in line:
+            continue
         match = REQUEST_LINE.search(line)
         if match and match.group(2).split('?')[0].startswith(path_prefix):
             counts.append(int(match.group(4)))
@@ -249,6 +262,8 @@ def main():
                         help='no cron process (nothing is delivered)')
     parser.add_argument('--drain-timeout', type=float, default=180.0,
                         help='seconds to wait for the cron to deliver the outbox')
+    parser.add_argument('--separate-servers', action='store_true',
+                        help='one HTTP server per database (default: one server for both)')
     parser.add_argument('--setup-only', action='store_true',
                         help='create and configure the two databases, then stop')
     args = parser.parse_args()
@@ -271,15 +286,26 @@ def main():
         names = {'off': f'bench{version}_off', 'on': f'bench{version}_on'}
         max_id_before = int(psql(args, names['on'],
                                  'SELECT coalesce(max(id), 0) FROM conversions_api_event'))
-        servers = [start_server(base, names['off'], 8961, args.tree, args.replica),
-                   start_server(base, names['on'], 8962, args.tree, args.replica)]
+        if args.separate_servers:
+            servers = [start_server(base, names['off'], 8961, args.tree, args.replica),
+                       start_server(base, names['on'], 8962, args.tree, args.replica)]
+            logs = names
+        else:
+            servers = [start_server(base, f"{names['off']},{names['on']}", 8961, args.tree,
+                                    args.replica, db_filter=f'^bench{version}_(off|on)$')]
+            # start_server names the log after its -d value
+            logs = {mode: f"{names['off']},{names['on']}" for mode in names}
         if not args.no_cron:
             servers += [start_cron(base, names['off'], args.tree),
                         start_cron(base, names['on'], args.tree)]
         load_before = os.getloadavg()
         try:
-            shoppers = {'off': Shopper(8961, info_off, version),
-                        'on': Shopper(8962, info_on, version)}
+            if args.separate_servers:
+                shoppers = {'off': Shopper(8961, info_off, version),
+                            'on': Shopper(8962, info_on, version)}
+            else:
+                shoppers = {'off': Shopper(8961, info_off, version, names['off']),
+                            'on': Shopper(8961, info_on, version, names['on'])}
             results = {}
             paths = {'product_page': info_on['url'],
                      'add_to_cart': '/shop/cart/add' if version >= 19
@@ -303,7 +329,7 @@ def main():
                 results[step]['paired_diff_ci95_ms'] = [round(low, 2), round(high, 2)]
                 results[step]['paired_diff_mean_ms'] = round(statistics.fmean(diffs), 2)
                 for mode in ('off', 'on'):
-                    counts = query_counts(names[mode], paths[step], args.warmup)
+                    counts = query_counts(names[mode], paths[step], args.warmup, logs[mode])
                     results[step][mode]['queries_median'] = (
                         statistics.median(counts) if counts else None)
                     results[step][mode]['queries_range'] = (
@@ -334,6 +360,7 @@ def main():
     outbox_rows = int(psql(args, names['on'], 'SELECT count(*) FROM conversions_api_event '
                            f'WHERE id > {max_id_before}'))
     report = {'odoo': version, 'fake_api_delay_s': args.delay, 'requests': args.requests,
+              'servers': 'separate' if args.separate_servers else 'one for both databases',
               'replica': args.replica or None,
               'warmup': args.warmup, 'cpus': os.cpu_count(),
               'load_average_before': [round(x, 2) for x in load_before],
