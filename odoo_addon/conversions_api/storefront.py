@@ -180,15 +180,18 @@ def product_content(product, quantity=1.0, price=None, content_id=None):
     """One ``contents`` item (neutral keys) for a product.product, or for a product.template
     with ``content_id`` the id of the variant meant (name and category are the template's)."""
     product = product.sudo()
+    # name and category are the template's: a variant's are related fields, computed again
+    # on each read in the shopper's request
+    template = product.product_tmpl_id if product._name == 'product.product' else product
     # the internal category's own name: display names walk the parents, and the eCommerce
     # categories are a many2many; both cost queries in the shopper's request. Cached by id
     # (conversions_api's storefront_service_cache): shop pages do not read the category.
-    category = product.env['product.category']._convapi_category_name(product.categ_id.id)
+    category = product.env['product.category']._convapi_category_name(template.categ_id.id)
     return {
         'id': str(content_id or product.id),
         'quantity': item_quantity(quantity),
         'item_price': _amount(product.lst_price if price is None else price),
-        'title': product.name,
+        'title': template.name,
         'category': category or None,
     }
 

@@ -32,6 +32,14 @@ FLUSH_TRIGGER_INTERVAL = 5.0
 # dbname -> time.monotonic() of this process's last committed cron trigger
 _last_trigger = {}
 
+
+def flush_recently_triggered(dbname):
+    """Whether this process woke the flush cron of ``dbname`` less than
+    ``FLUSH_TRIGGER_INTERVAL`` seconds ago (then ``_trigger_flush`` would do nothing)."""
+    last = _last_trigger.get(dbname)
+    return last is not None and time.monotonic() - last < FLUSH_TRIGGER_INTERVAL
+
+
 _INSERT_SQL = """
     INSERT INTO conversions_api_event
         (service_id, platform, website_id, company_id, event_name, event_id, event_time,
@@ -206,6 +214,62 @@ class ConversionsApiEvent(models.Model):
         return events
 
     @api.model
+    def _storefront_entries(self, items):
+        """What a shopper's request writes to the inbox for ``items`` (see
+        ``_storefront_rows``), doing as little as it can there.
+
+        An event without plain personal data (no ``user_data``; a logged-in partner is only
+        its id) is written as its facts, ``{'event', 'values', 'services'}`` (service ids):
+        the drain builds its outbox entries off the shopper's request, normalising and hashing
+        per platform then. An event with ``user_data`` (a form's email, say) is built now, as
+        ``_storefront_rows`` entries, so that plain personal data is never stored.
+        """
+        entries = []
+        for event_name, values, services in items:
+            if values.get('user_data'):
+                entries.extend(self._storefront_rows([(event_name, values, services)]))
+            elif services:
+                entries.append({'event': event_name, 'values': values,
+                                'services': [info.id for info in services]})
+        return entries
+
+    @api.model
+    def _build_inbox_entries(self, entries):
+        """Outbox entries (see ``_insert_entries``) from inbox entries: facts written by
+        ``_storefront_entries`` are built with the services' current configuration (a service
+        gone or no longer on the website drops its copy; a partner gone, its match keys), and
+        built entries are kept as they are. A fact that cannot be built is logged and dropped.
+        """
+        facts = [entry for entry in entries if isinstance(entry, dict)]
+        if not facts:
+            return entries
+        partner_ids = set()
+        for fact in facts:
+            values = fact.get('values')
+            partner_id = values.get('partner_id') if isinstance(values, dict) else None
+            if isinstance(partner_id, int):
+                partner_ids.add(partner_id)
+        existing = set(self.env['res.partner'].sudo().browse(partner_ids).exists().ids)
+        Service = self.env['conversions.api.service'].sudo()
+        built = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                built.append(entry)
+                continue
+            try:
+                values = dict(entry['values'])
+                wanted = set(entry['services'])
+                services = tuple(info for info in Service._storefront_services(
+                    values.get('website_id')) if info.id in wanted)
+                if values.get('partner_id') not in existing:
+                    values.pop('partner_id', None)
+                built.extend(self._storefront_rows([(entry['event'], values, services)]))
+            except Exception:
+                _logger.exception('conversions_api: dropped an inbox entry that could not be '
+                                  'built')
+        return built
+
+    @api.model
     def _storefront_rows(self, items):
         """Outbox entries of events tracked in a shopper's request, for the inbox.
 
@@ -325,8 +389,7 @@ class ConversionsApiEvent(models.Model):
         if cr.postcommit.data.get(TRIGGER_KEY):
             return
         dbname = cr.dbname
-        last = _last_trigger.get(dbname)
-        if last is not None and time.monotonic() - last < FLUSH_TRIGGER_INTERVAL:
+        if flush_recently_triggered(dbname):
             return
         cron = self.env.ref(FLUSH_CRON, raise_if_not_found=False)
         if not cron:

@@ -3,10 +3,13 @@
 A page view must stay cheap, so the request does not insert into the outbox itself: an outbox
 row costs seven index entries and five foreign-key checks, each check locking a shared row
 (the public user, the website, the company, the service) that every concurrent shopper locks
-too. The request instead appends one row here: its events, already normalised and hashed per
-platform (never plain personal data), as JSON. The table has no foreign key and no index but
-its primary key, so the INSERT is a single heap append in the request's transaction: durable
-once the request commits, gone if it rolls back.
+too. The request instead appends one row here, its events as JSON: the facts of an event that
+carries no plain personal data (the drain builds it, normalising and hashing per platform off
+the shopper's request), an event with a form's personal data already built and hashed per
+platform (see ``conversions.api.event._storefront_entries``): no plain personal data is ever
+stored. The table has no foreign key and no index but its primary key, so the INSERT is a
+single heap append in the request's transaction: durable once the request commits, gone if it
+rolls back.
 
 The flush cron moves the rows into the outbox (``_drain``) before it sends, in its own
 transaction: a row leaves the inbox only when its events are in the outbox.
@@ -47,8 +50,8 @@ class ConversionsApiInbox(models.Model):
 
     @api.model
     def _append(self, entries, savepoint=False):
-        """Append one request's prepared outbox entries (see
-        ``conversions.api.event._storefront_rows``) as one row.
+        """Append one request's inbox entries (see
+        ``conversions.api.event._storefront_entries``) as one row.
 
         With ``savepoint``, the INSERT runs in a savepoint sent in the same round trip
         (``SAVEPOINT; INSERT; RELEASE``): when it fails, only the savepoint is rolled back and
@@ -74,10 +77,10 @@ class ConversionsApiInbox(models.Model):
     @api.model
     def _drain(self, limit=None):
         """Move inbox rows into the outbox, in this transaction; returns the outbox entries
-        moved. Rows another transaction is draining are skipped (``SKIP LOCKED``). Events of
-        a service deleted meanwhile are dropped, as its outbox rows would be (cascade). An
-        entry the outbox refuses is logged and dropped, never left to block the rows behind
-        it."""
+        moved. Rows another transaction is draining are skipped (``SKIP LOCKED``). Facts are
+        built into outbox entries first. Events of a service deleted meanwhile are dropped, as
+        its outbox rows would be (cascade). An entry the outbox refuses is logged and dropped,
+        never left to block the rows behind it."""
         moved = 0
         Event = self.env['conversions.api.event'].sudo()
         while limit is None or moved < limit:
@@ -91,6 +94,7 @@ class ConversionsApiInbox(models.Model):
                     entries.extend(json.loads(payload))
                 except ValueError:
                     _logger.error('conversions_api: dropped an unreadable inbox row')
+            entries = Event._build_inbox_entries(entries)
             try:
                 with self.env.cr.savepoint(flush=False):
                     moved += Event._insert_entries(entries)

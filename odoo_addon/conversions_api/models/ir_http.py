@@ -9,9 +9,11 @@ hook (controllers, sale.order, forms) calls ``ir.http._convapi_track``, which
 - keeps the browser copy with the same event id for the pixel of this page (or of the next
   page / the next ``/convapi/pixel/pending`` call when the request is not a page).
 
-The server copies are written before the response leaves, durably and cheaply: match keys
-hashed in Python (convapi, microseconds), then one INSERT of one row per request into the lean
-inbox table (``conversions.api.inbox``), which the flush cron moves into the outbox.
+The server copies are written before the response leaves, durably and cheaply: one INSERT of
+one row per request into the lean inbox table (``conversions.api.inbox``), which the flush cron
+moves into the outbox. The row holds each event's facts, built into platform events (normalised,
+hashed) by that drain, off the shopper's request; only an event carrying a form's personal data
+is hashed in the request, so that none is ever stored plain.
 
 - Read/write transaction (every 17 route; 18/19 routes, even ``readonly=True`` ones, when no
   read-only replica is configured): the INSERT runs in the request's own transaction, in a
@@ -30,7 +32,6 @@ writes in a read-only transaction (``_runs_postcommit``).
 
 import json
 import logging
-import re
 import time
 from contextlib import contextmanager
 from functools import partial
@@ -41,6 +42,7 @@ from odoo.http import request
 from odoo.tools import config
 
 from .. import storefront
+from . import conversions_api_event
 from .storefront_service_cache import service_accepts
 
 _logger = logging.getLogger(__name__)
@@ -86,7 +88,22 @@ def _pop_session_pending(raw=False):
     return events
 
 
-PIXEL_SLOT = re.compile(rb'<script type="text/plain" id="convapi_pixel_slot">\s*</script>')
+# The pixel's static slot in website.layout: found with bytes.find (no regular expression
+# scanning the whole page), empty but for whitespace.
+PIXEL_SLOT_OPEN = b'<script type="text/plain" id="convapi_pixel_slot">'
+PIXEL_SLOT_CLOSE = b'</script>'
+
+
+def find_pixel_slot(body):
+    """(start, end) of the empty pixel slot in the page's HTML (bytes), else None."""
+    start = body.find(PIXEL_SLOT_OPEN)
+    if start < 0:
+        return None
+    inner = start + len(PIXEL_SLOT_OPEN)
+    close = body.find(PIXEL_SLOT_CLOSE, inner)
+    if close < 0 or body[inner:close].strip():
+        return None
+    return start, close + len(PIXEL_SLOT_CLOSE)
 
 
 class StorefrontTracker:
@@ -119,10 +136,10 @@ def _runs_postcommit(cr):
 
 
 def _queue_rows(env, rows, savepoint=False):
-    """One INSERT of a request's prepared outbox entries into the inbox, and the flush cron
-    woken up after commit."""
+    """One INSERT of a request's inbox entries, and the flush cron woken up after commit."""
     env['conversions.api.inbox'].sudo()._append(rows, savepoint=savepoint)
-    env['conversions.api.event'].sudo()._trigger_flush()
+    if not conversions_api_event.flush_recently_triggered(env.cr.dbname):
+        env['conversions.api.event'].sudo()._trigger_flush()
 
 
 def _queue_rows_in_new_cursor(registry, rows):
@@ -183,8 +200,8 @@ class IrHttp(models.AbstractModel):
                     or 'text/html' not in (response.headers.get('Content-Type') or '')):
                 return
             body = response.get_data()
-            match = PIXEL_SLOT.search(body)
-            if not match:
+            slot = find_pixel_slot(body)
+            if not slot:
                 return
             tracker = _tracker()
             tracker.page_html = body  # deferred tracking may read the page (ViewContent)
@@ -192,7 +209,7 @@ class IrHttp(models.AbstractModel):
                 markup = cls._convapi_pixel_markup(status_code=200)
             finally:
                 tracker.page_html = None
-            response.set_data(body[:match.start()] + str(markup).encode() + body[match.end():])
+            response.set_data(b''.join((body[:slot[0]], str(markup).encode(), body[slot[1]:])))
 
     @classmethod
     def _convapi_page_html(cls):
@@ -223,7 +240,7 @@ class IrHttp(models.AbstractModel):
             return
         items, tracker.deferred = tracker.deferred, []
         env = request.env
-        rows = env['conversions.api.event'].sudo()._storefront_rows(items)
+        rows = env['conversions.api.event'].sudo()._storefront_entries(items)
         if not rows:
             return
         cr = env.cr

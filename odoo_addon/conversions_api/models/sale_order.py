@@ -1,6 +1,7 @@
 """Website orders keep the shopper's tracking context; AddToCart and Purchase hook in here."""
 
 import logging
+from functools import partial
 
 from odoo import fields, models, release
 from odoo.http import request
@@ -22,6 +23,19 @@ CONTEXT_FIELDS = {
     'convapi_event_source_url': 'event_source_url',
     'convapi_consent': 'consent',
 }
+
+
+# (dbname, order id) -> the tracking context this process last saw committed on the order: the
+# next cart call of the same visit skips reading and comparing the order's fields. Filled after
+# commit only (a rolled-back write is never remembered); bounded.
+_committed_contexts = {}
+MAX_REMEMBERED_CONTEXTS = 10000
+
+
+def _remember_context(key, signature):
+    if len(_committed_contexts) >= MAX_REMEMBERED_CONTEXTS:
+        _committed_contexts.clear()
+    _committed_contexts[key] = signature
 
 
 def _website_request():
@@ -67,7 +81,12 @@ class SaleOrder(models.Model):
                 if not services:
                     return
                 context = IrHttp._convapi_request_context(tracker, services)
+            signature = tuple(context.get(key) or False for key in CONTEXT_FIELDS.values())
+            cr = self.env.cr
             for order in self.sudo():
+                remembered = (cr.dbname, order.id)
+                if _committed_contexts.get(remembered) == signature:
+                    continue
                 values = {}
                 for fname, key in CONTEXT_FIELDS.items():
                     value = context.get(key) or False
@@ -76,6 +95,7 @@ class SaleOrder(models.Model):
                         values[fname] = value
                 if values:
                     order.write(values)
+                cr.postcommit.add(partial(_remember_context, remembered, signature))
         except Exception:
             _logger.exception('conversions_api: could not store the tracking context on %s', self)
 
