@@ -29,6 +29,10 @@ DRAIN_BATCH = 500
 
 _APPEND_SQL = ("INSERT INTO conversions_api_inbox (payload, queued_at) "
                "VALUES (%s, now() AT TIME ZONE 'UTC')")
+# Sent before the INSERT, in the same round trip: when the transaction has written nothing yet
+# (no transaction id), its commit will not wait for the WAL flush (a transaction-local setting).
+_ASYNC_COMMIT_IF_ALONE_SQL = ("SELECT set_config('synchronous_commit', 'off', true) "
+                              "WHERE txid_current_if_assigned() IS NULL")
 _TAKE_SQL = """
     DELETE FROM conversions_api_inbox
      WHERE id IN (SELECT id FROM conversions_api_inbox ORDER BY id LIMIT %s
@@ -49,25 +53,37 @@ class ConversionsApiInbox(models.Model):
     queued_at = fields.Datetime(required=True, readonly=True)
 
     @api.model
-    def _append(self, entries, savepoint=False):
+    def _append(self, entries, savepoint=False, async_commit_if_alone=False):
         """Append one request's inbox entries (see
         ``conversions.api.event._storefront_entries``) as one row.
 
         With ``savepoint``, the INSERT runs in a savepoint sent in the same round trip
         (``SAVEPOINT; INSERT; RELEASE``): when it fails, only the savepoint is rolled back and
         the error raised, the caller's transaction stays usable.
+
+        With ``async_commit_if_alone``, a transaction that has written nothing before this
+        INSERT commits without waiting for the WAL flush (``synchronous_commit = off`` for
+        that transaction only). A page view's transaction is otherwise read-only: it would
+        wait for a disk flush only for its tracking row (a fraction of a millisecond on a
+        local disk, milliseconds on network storage). The row is still WAL-logged and
+        replicated; a PostgreSQL crash within about three ``wal_writer_delay`` of the commit
+        could lose it. For the last writes of a transaction only (a pre-commit hook, or a
+        transaction of its own): whatever is written after it commits the same way.
         """
         if not entries:
             return 0
         params = [json.dumps(entries, default=str, separators=(',', ':'))]
+        statement = (f'{_ASYNC_COMMIT_IF_ALONE_SQL}; {_APPEND_SQL}' if async_commit_if_alone
+                     else _APPEND_SQL)
         cr = self.env.cr
         if not savepoint:
-            cr.execute(_APPEND_SQL, params)
+            cr.execute(statement, params)
             return len(entries)
         name = f'convapi_{uuid.uuid4().hex}'
         try:
-            # One message, three statements: an error stops the rest, RELEASE included.
-            cr.execute(f'SAVEPOINT {name}; {_APPEND_SQL}; RELEASE SAVEPOINT {name}', params)
+            # One message, several statements: an error stops the rest, RELEASE included (and
+            # rolling back to the savepoint undoes the setting too).
+            cr.execute(f'SAVEPOINT {name}; {statement}; RELEASE SAVEPOINT {name}', params)
         except psycopg2.Error:
             cr.execute(f'ROLLBACK TO SAVEPOINT {name}')
             cr.execute(f'RELEASE SAVEPOINT {name}')

@@ -17,8 +17,12 @@ is hashed in the request, so that none is ever stored plain.
 
 - Read/write transaction (every 17 route; 18/19 routes, even ``readonly=True`` ones, when no
   read-only replica is configured): the INSERT runs in the request's own transaction, in a
-  savepoint, at the end of the request. The rows commit with the request (a rolled-back request
-  queues nothing) and a failing INSERT only rolls back its savepoint.
+  savepoint, in a pre-commit hook (Odoo runs them when the endpoint is done, before the
+  response). The rows commit with the request (a rolled-back request queues nothing) and a
+  failing INSERT only rolls back its savepoint. When the INSERT is the transaction's only
+  write (a product page), the commit does not wait for the WAL flush: the rows are still
+  WAL-logged and replicated, and only a PostgreSQL crash in the following fraction of a second
+  could lose them; Odoo's own writes are never committed that way.
 - Read-only transaction (18/19 ``readonly=True`` routes on a replica: product page, website
   pages): a post-commit hook runs the INSERT on a fresh read/write cursor, synchronously, before
   Odoo returns the response. No thread.
@@ -136,10 +140,22 @@ def _runs_postcommit(cr):
 
 
 def _queue_rows(env, rows, savepoint=False):
-    """One INSERT of a request's inbox entries, and the flush cron woken up after commit."""
-    env['conversions.api.inbox'].sudo()._append(rows, savepoint=savepoint)
+    """One INSERT of a request's inbox entries, and the flush cron woken up after commit.
+
+    When the INSERT is the transaction's only write, the commit does not wait for the WAL
+    flush (see ``conversions.api.inbox._append``)."""
+    env['conversions.api.inbox'].sudo()._append(rows, savepoint=savepoint,
+                                                 async_commit_if_alone=True)
     if not conversions_api_event.flush_recently_triggered(env.cr.dbname):
         env['conversions.api.event'].sudo()._trigger_flush()
+
+
+def _queue_rows_at_commit(env, rows):
+    """Pre-commit hook of a read/write request: the INSERT, once Odoo has flushed the
+    request's own writes (so that ``_append`` knows whether they are the only ones)."""
+    with never_breaks_the_shop('could not queue the events of this request'):
+        # a failing INSERT rolls back its savepoint only
+        _queue_rows(env, rows, savepoint=True)
 
 
 def _queue_rows_in_new_cursor(registry, rows):
@@ -245,8 +261,9 @@ class IrHttp(models.AbstractModel):
             return
         cr = env.cr
         if not getattr(cr, 'readonly', False):
-            # in the request's transaction: a failing INSERT rolls back its savepoint only
-            _queue_rows(env, rows, savepoint=True)
+            # in the request's transaction, when it commits (Odoo flushes and runs the
+            # pre-commit hooks right after the endpoint, before the response is returned)
+            cr.precommit.add(partial(_queue_rows_at_commit, env, rows))
             return
         if not _runs_postcommit(cr):
             raise psycopg2.errors.ReadOnlySqlTransaction(

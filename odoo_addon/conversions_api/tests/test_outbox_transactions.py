@@ -88,6 +88,29 @@ class TestOutboxTransactions(BaseCase):
             events = env['conversions.api.event'].search([('event_id', 'in', event_ids)])
             return {event.event_id: event.state for event in events}
 
+    def test_inbox_row_alone_commits_without_waiting_for_the_wal_flush(self):
+        """A transaction whose only write is the inbox row commits asynchronously; one that
+        wrote before keeps Odoo's synchronous commit (its own writes are never made
+        asynchronous). Real cursors: a test transaction has always written already."""
+        def synchronous_commit(cr):
+            cr.execute('SHOW synchronous_commit')
+            return cr.fetchone()[0]
+
+        entries = [{'event': 'PageView', 'values': {}, 'services': []}]
+        for wrote_before, expected in ((False, 'off'), (True, 'on')):
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                default = synchronous_commit(cr)
+                if wrote_before:
+                    env['ir.config_parameter'].set_param('conversions_api.test_write', '1')
+                    env.flush_all()
+                env['conversions.api.inbox']._append(entries, savepoint=True,
+                                                     async_commit_if_alone=True)
+                self.assertEqual(synchronous_commit(cr), expected if default == 'on' else default)
+                cr.rollback()
+            with self.registry.cursor() as cr:  # transaction-local: the next one is back to on
+                self.assertEqual(synchronous_commit(cr), default)
+
     def test_commit_wakes_the_flush_cron_which_sends(self):
         conversions_api_event._last_trigger.clear()
         with self.committed_env() as env:
