@@ -10,7 +10,8 @@ addon's and not two processes' (``--separate-servers``: one server per database,
 earlier runs). Per database one cron-only process (``--no-http``, one cron thread), as
 prefork's separate cron workers do in production: the outbox is delivered by the flush cron,
 outside the web server. Requests are sent in pairs (one per database, the order alternating),
-so both see the same machine noise.
+so both see the same machine noise. The fake API runs in a process of its own, not in this
+timing client.
 
 Reports per endpoint and mode the median, p90 and mean, the median of the paired differences
 (on - off) with a bootstrap 95 % interval, the SQL queries per request (from Odoo's request log)
@@ -70,6 +71,51 @@ print('BENCH_SETUP ' + json.dumps({'template': product.id,
                                     'variant': product.product_variant_id.id,
                                     'url': product.website_url}))
 '''
+
+
+# The fake ad API runs in a process of its own: in this one, its request handling (JSON parsing
+# and validation of each delivered batch) would hold the GIL while the client times a request.
+FAKE_SCRIPT = r'''
+import json
+import sys
+
+from convapi.testing import FakeAdServer
+
+with FakeAdServer() as fake:
+    for platform in ('meta', 'tiktok'):
+        fake.inject(platform, 'delay', times=10 ** 6, seconds=float(sys.argv[1]))
+    print(fake.base_url, flush=True)
+    for line in sys.stdin:  # one line per question, until stdin closes
+        print(json.dumps({'meta': len(fake.meta_events()),
+                          'tiktok': len(fake.tiktok_events())}), flush=True)
+'''
+
+
+class FakeApiProcess:
+    """The fake Meta and TikTok APIs, answering after ``delay`` seconds, in a child process."""
+
+    def __init__(self, delay):
+        self.proc = subprocess.Popen([sys.executable, '-c', FAKE_SCRIPT, str(delay)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.base_url = self.proc.stdout.readline().strip()
+        if not self.base_url:
+            raise SystemExit('the fake ad API did not start')
+
+    def received(self):
+        """Events accepted so far, per platform."""
+        self.proc.stdin.write('count\n')
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def odoo_env(tree):
@@ -278,11 +324,7 @@ def main():
     python = args.python or f'/work/odoo/venv{version}/bin/python'
     base = odoo_cmd(args, args.tree, python)
 
-    from convapi.testing import FakeAdServer
-
-    with FakeAdServer() as fake:
-        for platform in ('meta', 'tiktok'):
-            fake.inject(platform, 'delay', times=10 ** 6, seconds=args.delay)
+    with FakeApiProcess(args.delay) as fake:
         info_off = setup_db(args, base, f'bench{version}_off', 'website_sale', fake.base_url)
         info_on = setup_db(args, base, f'bench{version}_on', 'website_sale,conversions_api',
                            fake.base_url)
@@ -355,8 +397,8 @@ def main():
                 if not inbox_left and not set(states) & {'queued', 'retrying'}:
                     break
                 time.sleep(2)
-            meta_events = len(fake.meta_events())
-            tiktok_events = len(fake.tiktok_events())
+            received = fake.received()
+            meta_events, tiktok_events = received['meta'], received['tiktok']
         finally:
             for server in servers:
                 server.terminate()
