@@ -254,6 +254,15 @@ class Shopper:
             raise RuntimeError(response.json()['error'])
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (Linux /proc), else None."""
+    try:
+        fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK'), 2)
+
+
 def timed(func):
     start = time.perf_counter()
     func()
@@ -343,9 +352,11 @@ def main():
                                     args.replica, db_filter=f'^bench{version}_(off|on)$')]
             # start_server names the log after its -d value
             logs = {mode: f"{names['off']},{names['on']}" for mode in names}
+        labels = ['http server'] if not args.separate_servers else ['http off', 'http on']
         if not args.no_cron:
             servers += [start_cron(base, names['off'], args.tree),
                         start_cron(base, names['on'], args.tree)]
+            labels += ['cron off', 'cron on']
         load_before = os.getloadavg()
         try:
             if args.separate_servers:
@@ -399,6 +410,9 @@ def main():
                 time.sleep(2)
             received = fake.received()
             meta_events, tiktok_events = received['meta'], received['tiktok']
+            # the background cost: CPU the cron processes used (delivery, inbox drain)
+            cpu = {label: cpu_seconds(server.pid) for label, server in zip(labels, servers,
+                                                                            strict=True)}
         finally:
             for server in servers:
                 server.terminate()
@@ -417,7 +431,8 @@ def main():
               'outbox_states_after_drain': states, 'inbox_rows_left': inbox_left,
               # per platform: a product page tracks PageView and ViewContent, a cart add one
               'events_expected_per_platform': 3 * (args.warmup + args.requests),
-              'events_received_by_fake': {'meta': meta_events, 'tiktok': tiktok_events}}
+              'events_received_by_fake': {'meta': meta_events, 'tiktok': tiktok_events},
+              'process_cpu_seconds': cpu}
     print(json.dumps(report, indent=2))
     print(f'\nOdoo {version}, fake API delay {args.delay * 1000:.0f} ms, '
           f'{args.requests} request pairs per endpoint, load average '
@@ -433,6 +448,8 @@ def main():
     print(f'outbox: {outbox_rows} rows this run, states after the drain {states}, inbox rows '
           f'left {inbox_left}; fake received {meta_events} Meta and {tiktok_events} TikTok '
           f'events of {report["events_expected_per_platform"]} expected per platform')
+    print('CPU seconds per process (startup included): '
+          + ', '.join(f'{label} {seconds}' for label, seconds in cpu.items()))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
