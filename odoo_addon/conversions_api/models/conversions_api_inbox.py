@@ -49,7 +49,8 @@ class ConversionsApiInbox(models.Model):
 
     payload = fields.Text(
         required=True, readonly=True,
-        help='Outbox rows of one request (JSON), personal data already hashed.')
+        help='Events of one request (JSON): their facts, or events hashed per platform; never '
+             'plain personal data.')
     queued_at = fields.Datetime(required=True, readonly=True)
 
     @api.model
