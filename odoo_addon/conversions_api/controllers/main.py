@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import math
 import re
 from urllib.parse import urlsplit
 
@@ -36,21 +37,64 @@ def _track(event_name, **kwargs):
 # The product page's add-to-cart form (17, 18): the displayed variant's hidden input, then the
 # template's. Searched backwards from the template input, within a few hundred bytes.
 PAGE_VARIANT_INPUT = re.compile(rb'name="product_id" value="(\d+)"[^<>]*>\s*<input[^<>]*$')
+# The schema.org offer (price, currency) precedes the form by a few hundred bytes.
+PAGE_OFFER_REACH = 4000
+PAGE_CURRENCY = re.compile(r'[A-Z]{3}')
+
+
+def _page_form_at(html, template_id):
+    """Where the product page's add-to-cart form of ``template_id`` is (its template input),
+    or -1."""
+    return html.find(b'name="product_template_id" value="%d"' % template_id) if html else -1
 
 
 def variant_in_page(html, template_id):
     """The variant id of the product page's add-to-cart form, read from the rendered HTML
     (None without a page, or when a theme changed the form)."""
-    if not html:
-        return None
     marker = b'name="product_template_id" value="%d"' % template_id
-    at = html.find(marker)
+    at = _page_form_at(html, template_id)
     while at != -1:
         match = PAGE_VARIANT_INPUT.search(html, max(0, at - 400), at)
         if match:
             return int(match.group(1))
         at = html.find(marker, at + len(marker))
     return None
+
+
+def _itemprop_text(html, name, start, end):
+    """The text of the first ``itemprop="name"`` element between ``start`` and ``end``."""
+    at = html.find(b'itemprop="%s"' % name, start, end)
+    if at == -1:
+        return None
+    opened = html.find(b'>', at, end)
+    closed = html.find(b'<', opened, end) if opened != -1 else -1
+    if closed == -1:
+        return None
+    return html[opened + 1:closed].strip().decode('utf-8', 'replace')
+
+
+def offer_in_page(html, template_id):
+    """The price and currency code the product page shows for ``template_id`` (17, 18), read
+    from the schema.org offer Odoo renders just before the add-to-cart form: the displayed
+    variant's price for this visitor's pricelist. ``(None, None)`` when the page has none
+    (a theme changed it) or it does not parse."""
+    form = _page_form_at(html, template_id)
+    if form == -1:
+        return None, None
+    offer = html.rfind(b'itemprop="offers"', max(0, form - PAGE_OFFER_REACH), form)
+    if offer == -1:
+        return None, None
+    price = _itemprop_text(html, b'price', offer, form)
+    currency = _itemprop_text(html, b'priceCurrency', offer, form)
+    if not currency or not PAGE_CURRENCY.fullmatch(currency):
+        return None, None
+    try:
+        price = float(price)
+    except (TypeError, ValueError):
+        return None, None
+    if not math.isfinite(price) or price < 0:
+        return None, None
+    return price, currency
 
 
 def _cached_first_variant(template):
@@ -104,12 +148,15 @@ class ConversionsApiWebsiteSale(WebsiteSale):
             # Run when the page is rendered: the template's fields are cached by then. 19 puts the
             # displayed variant and price in the qcontext; 17/18 compute them inside the template
             # only (a cached part), and computing them again costs more than the whole tracking.
-            # There the variant is the one the rendered add-to-cart form holds (no query), else
-            # the template's first variant (from the ORM cache, else one indexed query: the
-            # ORM's product_variant_id costs a millisecond more here), with the list price.
+            # There the variant is the one the rendered add-to-cart form holds and the price and
+            # currency those of the page's schema.org offer (no query, no compute), else the
+            # template's first variant (from the ORM cache, else one indexed query: the ORM's
+            # product_variant_id costs a millisecond more here) with the list price and the
+            # website's currency.
+            html = None if info else request.env['ir.http']._convapi_page_html()
+            page_price, page_currency = offer_in_page(html, product.id)
             variant_id = (info.get('product_id')
-                          or variant_in_page(request.env['ir.http']._convapi_page_html(),
-                                             product.id)
+                          or variant_in_page(html, product.id)
                           or _cached_first_variant(product))
             if not variant_id:
                 request.env.cr.execute(
@@ -121,12 +168,17 @@ class ConversionsApiWebsiteSale(WebsiteSale):
                 return
             price = info.get('price')
             if price is None:
-                price = product.list_price
+                price = page_price if page_currency else product.list_price
             content = storefront.product_content(product, 1, price, content_id=variant_id)
-            currency = info.get('currency') or request.website.currency_id
-            # the ISO code from a cache: 17/18 product pages never read the currency record
-            _track('ViewContent', custom_data=storefront.contents_custom_data(
-                [content], request.env['res.currency']._convapi_currency_code(currency.id)))
+            if info.get('currency'):
+                code = request.env['res.currency']._convapi_currency_code(info['currency'].id)
+            elif page_currency:
+                code = page_currency
+            else:
+                # the ISO code from a cache: 17/18 product pages never read the currency record
+                code = request.env['res.currency']._convapi_currency_code(
+                    request.website.currency_id.id)
+            _track('ViewContent', custom_data=storefront.contents_custom_data([content], code))
 
         request.env['ir.http']._convapi_track_later(track_view_content)
 

@@ -53,10 +53,19 @@ class TestStorefrontFunnel(StorefrontCase):
         self.assertIn(self.product_url(), payload['event_source_url'])
         self.assertEqual(payload['custom']['content_ids'], [str(self.variant.id)])
         self.assertEqual(payload['custom']['contents'][0]['quantity'], 1)
-        # the displayed price (19) or the list price (17/18); demo pricelists may discount it
+        # the price and currency the page shows (its schema.org offer: markup in 17/18,
+        # JSON-LD in 19), pricelist included
         price = payload['custom']['contents'][0]['item_price']
+        shown = (re.search(r'itemprop="price"[^>]*>\s*([\d.]+)\s*<', response.text)
+                 or re.search(r'"price":\s*"?([\d.]+)', response.text))
+        shown_currency = (
+            re.search(r'itemprop="priceCurrency"[^>]*>\s*([A-Z]{3})\s*<', response.text)
+            or re.search(r'"priceCurrency":\s*"([A-Z]{3})"', response.text))
+        self.assertTrue(shown and shown_currency, 'the product page shows its offer')
         self.assertGreater(price, 0)
+        self.assertAlmostEqual(price, float(shown.group(1)))
         self.assertAlmostEqual(payload['custom']['value'], price)
+        self.assertEqual(payload['custom']['currency'], shown_currency.group(1))
 
         # the _fbc / ttclid cookies are set for later pages, in the spec's format
         self.assertRegex(response.cookies.get('_fbc') or '',

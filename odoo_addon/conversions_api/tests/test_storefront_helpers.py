@@ -42,6 +42,25 @@ class TestStorefrontHelpers(ConversionsApiCase):
         self.assertIsNone(variant_in_page(b'<input name="product_template_id" value="12"/>', 12))
         self.assertIsNone(variant_in_page(None, 12))
 
+    def test_offer_in_page(self):
+        """17/18 product pages: price and currency from the schema.org offer before the form."""
+        from ..controllers.main import offer_in_page
+        offer = (b'<div itemprop="offers" itemscope="itemscope" itemtype="http://schema.org/Offer">'
+                 b'<span class="oe_price">$ <span class="oe_currency_value">1,234.50</span></span>'
+                 b'<span itemprop="price" style="display:none;">%s</span>'
+                 b'<span itemprop="priceCurrency" style="display:none;">%s</span></div>')
+        form = b'<input type="hidden" name="product_template_id" value="12"/>'
+        self.assertEqual(offer_in_page(offer % (b'1234.5', b'EUR') + form, 12), (1234.5, 'EUR'))
+        self.assertEqual(offer_in_page(offer % (b'0.0', b'USD') + form, 12), (0.0, 'USD'))
+        # another product's form, no offer before the form, unreadable values: nothing
+        self.assertEqual(offer_in_page(offer % (b'10.0', b'EUR') + form, 13), (None, None))
+        self.assertEqual(offer_in_page(form + offer % (b'10.0', b'EUR'), 12), (None, None))
+        for price, currency in ((b'abc', b'EUR'), (b'nan', b'EUR'), (b'-1', b'EUR'),
+                                (b'10.0', b'euro'), (b'10.0', b'')):
+            self.assertEqual(offer_in_page(offer % (price, currency) + form, 12), (None, None),
+                             (price, currency))
+        self.assertEqual(offer_in_page(None, 12), (None, None))
+
     def test_bots_and_prefetch(self):
         for agent in ('Googlebot/2.1', 'facebookexternalhit/1.1', 'Mozilla/5.0 HeadlessChrome/120',
                       'Slackbot-LinkExpanding 1.0', 'curl/8.0', '', None):
