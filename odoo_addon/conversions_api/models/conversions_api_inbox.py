@@ -8,8 +8,9 @@ carries no plain personal data (the drain builds it, normalising and hashing per
 the shopper's request), an event with a form's personal data already built and hashed per
 platform (see ``conversions.api.event._storefront_entries``): no plain personal data is ever
 stored. The table has no foreign key and no index but its primary key, so the INSERT is a
-single heap append in the request's transaction: durable once the request commits, gone if it
-rolls back.
+single heap append. It runs once the response has been sent, when the request's transaction
+committed (``ir_http._queue_rows_after_response``), else in the request's transaction itself:
+never for a request that rolled back.
 
 The flush cron moves the rows into the outbox (``_drain``) before it sends, in its own
 transaction: a row leaves the inbox only when its events are in the outbox.

@@ -9,23 +9,26 @@ hook (controllers, sale.order, forms) calls ``ir.http._convapi_track``, which
 - keeps the browser copy with the same event id for the pixel of this page (or of the next
   page / the next ``/convapi/pixel/pending`` call when the request is not a page).
 
-The server copies are written before the response leaves, durably and cheaply: one INSERT of
-one row per request into the lean inbox table (``conversions.api.inbox``), which the flush cron
-moves into the outbox. The row holds each event's facts, built into platform events (normalised,
-hashed) by that drain, off the shopper's request; only an event carrying a form's personal data
-is hashed in the request, so that none is ever stored plain.
+The server copies are written durably and cheaply: one INSERT of one row per request into
+the lean inbox table (``conversions.api.inbox``), which the flush cron moves into the outbox.
+The row holds each event's facts, built into platform events (normalised, hashed) by that drain,
+off the shopper's request; only an event carrying a form's personal data is hashed in the
+request, so that none is ever stored plain.
 
-- Read/write transaction (every 17 route; 18/19 routes, even ``readonly=True`` ones, when no
-  read-only replica is configured): the INSERT runs in the request's own transaction, in a
-  savepoint, in a pre-commit hook (Odoo runs them when the endpoint is done, before the
-  response). The rows commit with the request (a rolled-back request queues nothing) and a
-  failing INSERT only rolls back its savepoint. When the INSERT is the transaction's only
-  write (a product page), the commit does not wait for the WAL flush: the rows are still
-  WAL-logged and replicated, and only a PostgreSQL crash in the following fraction of a second
-  could lose them; Odoo's own writes are never committed that way.
-- Read-only transaction (18/19 ``readonly=True`` routes on a replica: product page, website
-  pages): a post-commit hook runs the INSERT on a fresh read/write cursor, synchronously, before
-  Odoo returns the response. No thread.
+- Served by a WSGI server (every real request): once the request's transaction commits, a
+  post-commit hook gives the row to the response's close callback, which the server runs after
+  writing the whole response: the INSERT, on a cursor of its own with a synchronous commit,
+  costs the shopper nothing (``_queue_rows_after_response``). A rolled-back request queues
+  nothing; a worker killed between the response and the INSERT loses that request's events.
+- Otherwise (a response streamed as is, Odoo's test cursors, which drop post-commit hooks):
+  - read/write transaction: the INSERT runs in the request's own transaction, in a savepoint,
+    in a pre-commit hook (Odoo runs them when the endpoint is done, before the response). The
+    rows commit with the request and a failing INSERT only rolls back its savepoint. When the
+    INSERT is the transaction's only write (a product page), the commit does not wait for the
+    WAL flush: the rows are still WAL-logged and replicated, and only a PostgreSQL crash in the
+    following fraction of a second could lose them; Odoo's own writes are never committed so.
+  - read-only transaction (18/19 ``readonly=True`` routes on a replica): a post-commit hook
+    runs the INSERT on a fresh read/write cursor before Odoo returns the response. No thread.
 
 Delivery is the flush cron's job, woken up once the rows commit (see
 ``conversions.api.event._trigger_flush``): no network call and no thread in the web worker.
@@ -139,13 +142,14 @@ def _runs_postcommit(cr):
     return type(cr).__name__ != 'TestCursor'
 
 
-def _queue_rows(env, rows, savepoint=False):
+def _queue_rows(env, rows, savepoint=False, async_commit_if_alone=True):
     """One INSERT of a request's inbox entries, and the flush cron woken up after commit.
 
-    When the INSERT is the transaction's only write, the commit does not wait for the WAL
-    flush (see ``conversions.api.inbox._append``)."""
+    With ``async_commit_if_alone``, when the INSERT is the transaction's only write, the
+    commit does not wait for the WAL flush (see ``conversions.api.inbox._append``): for the
+    paths where the shopper waits for it."""
     env['conversions.api.inbox'].sudo()._append(rows, savepoint=savepoint,
-                                                 async_commit_if_alone=True)
+                                                 async_commit_if_alone=async_commit_if_alone)
     if not conversions_api_event.flush_recently_triggered(env.cr.dbname):
         env['conversions.api.event'].sudo()._trigger_flush()
 
@@ -158,13 +162,40 @@ def _queue_rows_at_commit(env, rows):
         _queue_rows(env, rows, savepoint=True)
 
 
-def _queue_rows_in_new_cursor(registry, rows):
-    """Post-commit hook of a read-only request: queue with a read/write cursor, now."""
+def _queue_rows_in_new_cursor(registry, rows, async_commit_if_alone=True):
+    """Queue with a read/write cursor of its own, now: in the post-commit hook of a read-only
+    request, or (synchronous commit: nobody waits for it) after the response was sent."""
     try:
         with registry.cursor() as cr:  # commits (and wakes the cron) on exit
-            _queue_rows(api.Environment(cr, SUPERUSER_ID, {}), rows)
+            _queue_rows(api.Environment(cr, SUPERUSER_ID, {}), rows,
+                        async_commit_if_alone=async_commit_if_alone)
     except Exception:
         _logger.exception('conversions_api: could not queue the events of a read-only request')
+
+
+def _queue_rows_after_response(cr, response, registry, rows):
+    """Have ``response`` write ``rows`` once it has been sent, if ``cr`` commits.
+
+    The INSERT then costs the shopper nothing: the WSGI server writes the whole response
+    (its length known), then closes it, which runs the callback (``call_on_close``) in the
+    same worker, on a cursor of its own; the worker takes its next request a moment later.
+    Registered from a post-commit hook: a request whose transaction rolls back (or is retried)
+    queues nothing. What this gives up: a worker killed between the sending of the response
+    and that INSERT (a millisecond) loses the request's browse events; a graceful stop
+    finishes the request, callback included. The INSERT commits synchronously (as durable as
+    Odoo's own writes): nobody waits for it.
+
+    Returns False, and registers nothing, where the callback would not run: a test cursor
+    (it drops post-commit hooks; the request's transaction is used instead), a response the
+    server streams as is (``direct_passthrough``), an object that is no werkzeug response.
+    """
+    on_close = getattr(response, 'call_on_close', None)
+    if (not callable(on_close) or getattr(response, 'direct_passthrough', False)
+            or not _runs_postcommit(cr)):
+        return False
+    cr.postcommit.add(partial(on_close, partial(_queue_rows_in_new_cursor, registry, rows,
+                                                async_commit_if_alone=False)))
+    return True
 
 
 class IrHttp(models.AbstractModel):
@@ -197,7 +228,7 @@ class IrHttp(models.AbstractModel):
         if tracker is not None:
             cls._convapi_run_later(tracker)
             with never_breaks_the_shop('could not queue the events of this request'):
-                cls._convapi_flush_deferred(tracker)
+                cls._convapi_flush_deferred(tracker, response)
             try:
                 cls._convapi_keep_pending(tracker)
             except Exception:
@@ -250,8 +281,9 @@ class IrHttp(models.AbstractModel):
                 callback()
 
     @classmethod
-    def _convapi_flush_deferred(cls, tracker):
-        """Write this request's server copies to the outbox, before the response leaves."""
+    def _convapi_flush_deferred(cls, tracker, response=None):
+        """Write this request's server copies to the inbox: once ``response`` has been sent
+        (see ``_queue_rows_after_response``), else in the request's transaction."""
         if not tracker.deferred:
             return
         items, tracker.deferred = tracker.deferred, []
@@ -260,6 +292,9 @@ class IrHttp(models.AbstractModel):
         if not rows:
             return
         cr = env.cr
+        if response is not None and _queue_rows_after_response(cr, response, env.registry,
+                                                               rows):
+            return
         if not getattr(cr, 'readonly', False):
             # in the request's transaction, when it commits (Odoo flushes and runs the
             # pre-commit hooks right after the endpoint, before the response is returned)

@@ -7,14 +7,17 @@ what they set up, and remove it again afterwards.
 import threading
 from collections import Counter
 from contextlib import contextmanager
+from unittest.mock import patch
 
 from convapi.testing import FakeAdServer
 from odoo import SUPERUSER_ID, api, fields
 from odoo.modules.registry import Registry
 from odoo.tests import tagged
 from odoo.tests.common import BaseCase, get_db_name
+from werkzeug.test import create_environ
+from werkzeug.wrappers import Response
 
-from ..models import conversions_api_event
+from ..models import conversions_api_event, ir_http
 from .common import TOKEN, USER_AGENT, delete_params, point_params_at
 
 PIXEL = '9090909090'
@@ -110,6 +113,65 @@ class TestOutboxTransactions(BaseCase):
                 cr.rollback()
             with self.registry.cursor() as cr:  # transaction-local: the next one is back to on
                 self.assertEqual(synchronous_commit(cr), default)
+
+    def test_storefront_row_is_written_once_the_response_is_sent(self):
+        """A shop request's inbox row is written by its response's close callback (a WSGI
+        server closes a response once its body is sent), on a cursor of its own with a
+        synchronous commit, and only when the request's transaction committed."""
+        def inbox_rows(marker):
+            with self.registry.cursor() as cr:
+                cr.execute('SELECT count(*) FROM conversions_api_inbox WHERE payload LIKE %s',
+                           [f'%{marker}%'])
+                return cr.fetchone()[0]
+
+        def remove_rows():
+            with self.registry.cursor() as cr:
+                cr.execute('DELETE FROM conversions_api_inbox WHERE payload LIKE %s',
+                           ['%after-response-%'])
+
+        self.addCleanup(remove_rows)
+
+        def entries(marker):
+            return [{'event': 'PageView', 'values': {'event_id': marker}, 'services': []}]
+
+        def start_response(status, headers):
+            return None
+
+        queue_rows = ir_http._queue_rows
+        with patch.object(conversions_api_event, 'flush_recently_triggered', return_value=True), \
+                patch.object(ir_http, '_queue_rows', wraps=queue_rows) as queued:
+            response = Response('<html>page</html>', mimetype='text/html')
+            with self.registry.cursor() as cr:
+                self.assertTrue(ir_http._queue_rows_after_response(
+                    cr, response, self.registry, entries('after-response-sent')))
+            self.assertEqual(inbox_rows('after-response-sent'), 0, 'committed, not yet sent')
+            body = response(create_environ(), start_response)
+            self.assertEqual(b''.join(body), b'<html>page</html>')
+            self.assertEqual(inbox_rows('after-response-sent'), 0, 'the body goes out first')
+            body.close()
+            self.assertEqual(inbox_rows('after-response-sent'), 1)
+            self.assertEqual(queued.call_count, 1)
+            self.assertIs(queued.call_args.kwargs['async_commit_if_alone'], False)
+
+            # the request's transaction rolled back: its events are never written
+            response = Response('page')
+            with self.registry.cursor() as cr:
+                self.assertTrue(ir_http._queue_rows_after_response(
+                    cr, response, self.registry, entries('after-response-rolled-back')))
+                cr.rollback()
+            body = response(create_environ(), start_response)
+            b''.join(body)
+            body.close()
+            self.assertEqual(inbox_rows('after-response-rolled-back'), 0)
+
+            # a response streamed as is has no close callbacks: the caller keeps the INSERT
+            streamed = Response(iter([b'file']), direct_passthrough=True)
+            with self.registry.cursor() as cr:
+                self.assertFalse(ir_http._queue_rows_after_response(
+                    cr, streamed, self.registry, entries('after-response-streamed')))
+                self.assertFalse(ir_http._queue_rows_after_response(
+                    cr, None, self.registry, entries('after-response-none')))
+            self.assertEqual(queued.call_count, 1)
 
     def test_commit_wakes_the_flush_cron_which_sends(self):
         conversions_api_event._last_trigger.clear()
