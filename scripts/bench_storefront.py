@@ -14,9 +14,15 @@ so both see the same machine noise. The fake API runs in a process of its own, n
 timing client.
 
 Reports per endpoint and mode the median, p90 and mean, the median of the paired differences
-(on - off) with a bootstrap 95 % interval, the SQL queries per request (from Odoo's request log)
-and the load average; then waits for the cron to deliver the outbox and checks every row was
-sent and every event reached the fake.
+(on - off) with a bootstrap 95 % interval (and by the order of the pair), the SQL queries per
+request (from Odoo's request log, written when the response starts: the addon's inbox INSERT,
+run once the response has been sent, is not in it) and the load average; then waits for the
+cron to deliver the outbox and checks every row was sent and every event reached the fake.
+
+``--think-ms`` pauses (untimed) before each request. Without it a shopper's next request leaves
+the moment the previous response arrived, on the same keep-alive connection: a request then
+waits for whatever the server does after the previous response (the addon's inbox INSERT).
+Shoppers do not browse that fast; both settings are reported.
 
     python scripts/bench_storefront.py --tree /work/odoo/17 --requests 400
 
@@ -323,6 +329,9 @@ def main():
                         help='no cron process (nothing is delivered)')
     parser.add_argument('--drain-timeout', type=float, default=180.0,
                         help='seconds to wait for the cron to deliver the outbox')
+    parser.add_argument('--think-ms', type=float, default=0.0,
+                        help='pause before each request, untimed (a shopper does not send '
+                             'the next request the moment a response arrives)')
     parser.add_argument('--separate-servers', action='store_true',
                         help='one HTTP server per database (default: one server for both)')
     parser.add_argument('--setup-only', action='store_true',
@@ -371,13 +380,17 @@ def main():
                      else '/shop/cart/update_json'}
             for step in ('product_page', 'add_to_cart'):
                 samples = {'off': [], 'on': []}
+                on_first = []
                 for i in range(args.warmup + args.requests):
                     pair = {}
                     for mode in (('off', 'on') if i % 2 else ('on', 'off')):
+                        if args.think_ms:
+                            time.sleep(args.think_ms / 1000.0)
                         pair[mode] = timed(getattr(shoppers[mode], step))
                     if i >= args.warmup:
                         for mode, elapsed in pair.items():
                             samples[mode].append(elapsed)
+                        on_first.append(not i % 2)
                 diffs = [on - off for on, off in zip(samples['on'], samples['off'],
                                                       strict=True)]
                 low, high = bootstrap_median_ci(diffs)
@@ -387,6 +400,15 @@ def main():
                 results[step]['paired_diff_median_ms'] = round(statistics.median(diffs), 2)
                 results[step]['paired_diff_ci95_ms'] = [round(low, 2), round(high, 2)]
                 results[step]['paired_diff_mean_ms'] = round(statistics.fmean(diffs), 2)
+                # by order within the pair: "on" first follows the previous pair's "on" on the
+                # same connection; "on" second follows an "off"
+                for first, key in ((True, 'on_first'), (False, 'on_second')):
+                    part = [d for d, f in zip(diffs, on_first, strict=True) if f is first]
+                    results[step][f'paired_diff_median_{key}_ms'] = round(
+                        statistics.median(part), 2)
+                results[step]['samples_ms'] = {
+                    mode: [round(v, 3) for v in values] for mode, values in samples.items()}
+                results[step]['samples_on_first'] = on_first
                 for mode in ('off', 'on'):
                     counts = query_counts(names[mode], paths[step], args.warmup, logs[mode])
                     results[step][mode]['queries_median'] = (
@@ -424,7 +446,7 @@ def main():
     report = {'odoo': version, 'fake_api_delay_s': args.delay, 'requests': args.requests,
               'servers': 'separate' if args.separate_servers else 'one for both databases',
               'replica': args.replica or None,
-              'warmup': args.warmup, 'cpus': os.cpu_count(),
+              'warmup': args.warmup, 'think_ms': args.think_ms, 'cpus': os.cpu_count(),
               'load_average_before': [round(x, 2) for x in load_before],
               'load_average_after': [round(x, 2) for x in load_after],
               'results': results, 'outbox_rows_this_run': outbox_rows,
@@ -435,7 +457,8 @@ def main():
               'process_cpu_seconds': cpu}
     print(json.dumps(report, indent=2))
     print(f'\nOdoo {version}, fake API delay {args.delay * 1000:.0f} ms, '
-          f'{args.requests} request pairs per endpoint, load average '
+          f'{args.requests} request pairs per endpoint, think time {args.think_ms:g} ms, '
+          f'load average '
           f'{load_before[0]:.2f} -> {load_after[0]:.2f} on {os.cpu_count()} CPUs')
     print(f'{"endpoint":<14}{"off med":>9}{"on med":>9}{"off p90":>9}{"on p90":>9}'
           f'{"paired diff med [95% CI]":>28}{"queries off/on":>16}')
@@ -445,6 +468,9 @@ def main():
               f'{result["off"]["p90_ms"]:>9.2f}{result["on"]["p90_ms"]:>9.2f}'
               f'{result["paired_diff_median_ms"]:>12.2f} [{low:6.2f}, {high:6.2f}]'
               f'{result["off"]["queries_median"]!s:>8}/{result["on"]["queries_median"]!s}')
+        print(f'{"":<14}paired diff median with "on" first in its pair '
+              f'{result["paired_diff_median_on_first_ms"]:.2f}, second '
+              f'{result["paired_diff_median_on_second_ms"]:.2f}')
     print(f'outbox: {outbox_rows} rows this run, states after the drain {states}, inbox rows '
           f'left {inbox_left}; fake received {meta_events} Meta and {tiktok_events} TikTok '
           f'events of {report["events_expected_per_platform"]} expected per platform')
