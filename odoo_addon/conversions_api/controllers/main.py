@@ -42,17 +42,18 @@ PAGE_OFFER_REACH = 4000
 PAGE_CURRENCY = re.compile(r'[A-Z]{3}')
 
 
-def _page_form_at(html, template_id):
-    """Where the product page's add-to-cart form of ``template_id`` is (its template input),
-    or -1."""
-    return html.find(b'name="product_template_id" value="%d"' % template_id) if html else -1
+def _form_marker(template_id):
+    """The template input of the product page's add-to-cart form for ``template_id``."""
+    return b'name="product_template_id" value="%d"' % template_id
 
 
 def variant_in_page(html, template_id):
     """The variant id of the product page's add-to-cart form, read from the rendered HTML
     (None without a page, or when a theme changed the form)."""
-    marker = b'name="product_template_id" value="%d"' % template_id
-    at = _page_form_at(html, template_id)
+    if not html:
+        return None
+    marker = _form_marker(template_id)
+    at = html.find(marker)
     while at != -1:
         match = PAGE_VARIANT_INPUT.search(html, max(0, at - 400), at)
         if match:
@@ -78,7 +79,7 @@ def offer_in_page(html, template_id):
     from the schema.org offer Odoo renders just before the add-to-cart form: the displayed
     variant's price for this visitor's pricelist. ``(None, None)`` when the page has none
     (a theme changed it) or it does not parse."""
-    form = _page_form_at(html, template_id)
+    form = html.find(_form_marker(template_id)) if html else -1
     if form == -1:
         return None, None
     offer = html.rfind(b'itemprop="offers"', max(0, form - PAGE_OFFER_REACH), form)

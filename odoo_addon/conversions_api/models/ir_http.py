@@ -170,7 +170,7 @@ def _queue_rows_in_new_cursor(registry, rows, async_commit_if_alone=True):
             _queue_rows(api.Environment(cr, SUPERUSER_ID, {}), rows,
                         async_commit_if_alone=async_commit_if_alone)
     except Exception:
-        _logger.exception('conversions_api: could not queue the events of a read-only request')
+        _logger.exception('conversions_api: could not queue the events of a request')
 
 
 def _queue_rows_after_response(cr, response, registry, rows):
