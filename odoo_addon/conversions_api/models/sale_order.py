@@ -115,21 +115,26 @@ class SaleOrder(models.Model):
     def _convapi_track_cart_add(self, before, result):
         """AddToCart for the quantity a cart call added (nothing for removals).
 
-        The quantity comes from the call's result; the rest (price, product, the order's
-        tracking context) is read when the request's endpoint is done: the values are final and
-        already in the ORM cache then, where reading them here would recompute the line's
-        prices and fetch its product ahead of Odoo.
+        The quantity comes from the call's result: its ``added_qty`` (19), else the line's new
+        quantity less ``before`` (the lines' quantities before the call; 17, 18). The rest
+        (price, product, the order's tracking context) is read when the request's endpoint is
+        done: the values are final and already in the ORM cache then, where reading them here
+        would recompute the line's prices and fetch its product ahead of Odoo.
         """
         if not _website_request() or not isinstance(result, dict):
             return
         try:
             line_id = result.get('line_id')
-            quantity = result.get('quantity')
-            if not line_id or quantity is None:
+            if not line_id:
                 return
-            added = float(quantity) - before.get(line_id, 0.0)
-            if added <= 0:
+            if before is None:
+                added = result.get('added_qty')
+            else:
+                quantity = result.get('quantity')
+                added = None if quantity is None else float(quantity) - before.get(line_id, 0.0)
+            if added is None or float(added) <= 0:
                 return
+            added = float(added)
             IrHttp = self.env['ir.http']
             order = self
 
@@ -158,23 +163,24 @@ class SaleOrder(models.Model):
             self._convapi_track_cart_add(before, result)
             return result
     else:
+        # 19's cart calls return the quantity they added (``added_qty``): nothing to read
+        # before the call. ``_cart_add`` of a product already in the cart calls
+        # ``_cart_update_line_quantity``: the context marks the outer call, tracked alone.
         def _cart_add(self, *args, **kwargs):
             if self.env.context.get('convapi_in_cart_call'):
                 return super()._cart_add(*args, **kwargs)
-            before = self._convapi_line_quantities() if _website_request() else {}
             result = super(SaleOrder, self.with_context(convapi_in_cart_call=True))._cart_add(
                 *args, **kwargs)
-            self._convapi_track_cart_add(before, result)
+            self._convapi_track_cart_add(None, result)
             return result
 
         def _cart_update_line_quantity(self, *args, **kwargs):
             if self.env.context.get('convapi_in_cart_call'):
                 return super()._cart_update_line_quantity(*args, **kwargs)
-            before = self._convapi_line_quantities() if _website_request() else {}
             result = super(
                 SaleOrder, self.with_context(convapi_in_cart_call=True)
             )._cart_update_line_quantity(*args, **kwargs)
-            self._convapi_track_cart_add(before, result)
+            self._convapi_track_cart_add(None, result)
             return result
 
     # ------------------------------------------------------------------

@@ -266,6 +266,19 @@ class TestStorefrontCartPaths(PathCase):
         self.assertIn(('AddToCart', rows[0].event_id), pixel['tiktok'])
         self.assertEqual(self.pending_pixel_events().json()['events'], [], 'fired once')
 
+    def test_adding_a_product_already_in_the_cart(self):
+        """The product page's add again (19: ``_cart_add`` updating the line it finds, 17/18:
+        ``_cart_update``): AddToCart for the quantity added, not the line's new total."""
+        self.add_to_cart(2)
+        line = self._line(self.variant)
+        start = self.last_event_id()
+        self.add_to_cart(3)
+        self.env.invalidate_all()
+        self.assertEqual(self._line(self.variant), line, 'the same line, updated')
+        self.assertEqual(line.product_uom_qty, 5)
+        rows = self.queued('AddToCart', start)
+        self.assert_add_to_cart(rows, self.variant, 3)
+
     def test_cart_page_quantity_buttons(self):
         """+ on the cart page: AddToCart for the added quantity only; - : nothing."""
         self.add_to_cart(1)
