@@ -43,8 +43,10 @@ EVENT_ID_PREFIX = {
     'CompleteRegistration': 'reg', 'SubmitApplication': 'app',
 }
 
-# Pending browser events kept in the session between a request and the next page.
-MAX_PENDING_EVENTS = 20
+# Pending browser events kept in the session between a request and the next page. The pixel
+# script fetches them 300 ms after each call that queues one: more than a few waiting means
+# that the visitor runs no pixel, and every one of them makes each session write longer.
+MAX_PENDING_EVENTS = 10
 
 # Odoo models behind the website forms, and the event each form means.
 FORM_MODEL_EVENTS = {

@@ -71,10 +71,15 @@ def never_breaks_the_shop(what, *args):
 SESSION_PENDING_KEY = 'convapi_pixel_pending'
 
 
-def _pop_session_pending(raw=False):
-    """Browser copies waiting in the session, removed from it: dicts, or with ``raw`` their
-    JSON strings as stored (one string per event: the session pickles every value it is
-    given, and strings are cheap to pickle and need no decoding to be kept)."""
+def _pop_session_pending(raw=False, rebuild=None):
+    """Browser copies waiting in the session, removed from it.
+
+    With ``raw``, their JSON strings as stored (one string per event: the session copies every
+    value it is given through JSON, and strings need no decoding to be kept). Else pixel events
+    (dicts): the session keeps only ``[name, event_id, custom data]`` of each (see
+    ``_convapi_keep_pending``), rebuilt here by ``rebuild(name, event_id, custom)`` for the
+    pixels configured now; whole dicts kept by an earlier version of the addon pass as they are.
+    """
     stored = request.session.pop(SESSION_PENDING_KEY, None)
     if not isinstance(stored, list):
         return []
@@ -90,6 +95,12 @@ def _pop_session_pending(raw=False):
             event = json.loads(item) if isinstance(item, str) else item
         except ValueError:
             continue
+        if isinstance(event, list):
+            if (rebuild is None or len(event) != 3 or not isinstance(event[0], str)
+                    or not isinstance(event[1], str)
+                    or not isinstance(event[2], (dict, type(None)))):
+                continue
+            event = rebuild(*event)
         if isinstance(event, dict):
             events.append(event)
     return events
@@ -312,7 +323,12 @@ class IrHttp(models.AbstractModel):
         if not pending:
             return
         stored = _pop_session_pending(raw=True)
-        stored.extend(json.dumps(event, separators=(',', ':')) for event in pending)
+        # Only what the pixel copy is built from (its pixels and platform parameters are
+        # derived again when it is fired): the session file is rewritten, whole, by every
+        # request that changes it, and a visitor without the pixel script (a bot, a crawler
+        # that keeps its cookies) has its pending events grow up to the limit.
+        stored.extend(json.dumps([event['name'], event['event_id'], event.get('custom')],
+                                 separators=(',', ':')) for event in pending)
         request.session[SESSION_PENDING_KEY] = stored[-storefront.MAX_PENDING_EVENTS:]
         tracker.browser_events = []
 
@@ -566,6 +582,7 @@ class IrHttp(models.AbstractModel):
             'tiktok': tiktok,
             'meta_data': storefront.browser_data('meta', custom_data),
             'tiktok_data': storefront.browser_data('tiktok', custom_data),
+            'custom': custom_data or None,  # kept in the session while it waits (not sent)
         }
 
     @classmethod
@@ -622,7 +639,8 @@ class IrHttp(models.AbstractModel):
         consent = tracker.context['consent'] if tracker.context else cls._convapi_consent()
         if not pixels or consent != 'granted':
             return ''
-        events = _pop_session_pending()
+        events = _pop_session_pending(rebuild=partial(cls._convapi_pending_pixel_event,
+                                                      services))
         for event in tracker.browser_events:
             if not event.get('rendered'):
                 event['rendered'] = True
@@ -637,14 +655,24 @@ class IrHttp(models.AbstractModel):
     @classmethod
     def _convapi_pop_pending(cls):
         """Browser copies waiting in the session (AJAX adds), for the pixel script to fire."""
-        tracker = getattr(request, '_convapi_tracker', None)
-        events = _pop_session_pending()
-        if tracker is not None:
-            for event in tracker.browser_events:
-                if not event.get('rendered'):
-                    event['rendered'] = True
-                    events.append(event)
+        tracker = cls._convapi_current_tracker()  # None for a bot: it gets nothing
+        if tracker is None:
+            return []
+        services = cls._convapi_services(tracker, request.website)
+        events = _pop_session_pending(rebuild=partial(cls._convapi_pending_pixel_event,
+                                                      services))
+        for event in tracker.browser_events:
+            if not event.get('rendered'):
+                event['rendered'] = True
+                events.append(event)
         return events
+
+    @classmethod
+    def _convapi_pending_pixel_event(cls, services, event_name, event_id, custom_data):
+        """The pixel copy of an event kept in the session, for the website's ``services`` now
+        (those that accept it and have a pixel), else None."""
+        services = [s for s in services if service_accepts(s, event_name)]
+        return cls._convapi_pixel_event(event_name, event_id, custom_data, services)
 
 
 def _json_result_ok(response):

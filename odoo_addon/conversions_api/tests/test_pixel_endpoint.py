@@ -7,11 +7,13 @@ import subprocess
 from pathlib import Path
 from unittest.mock import patch
 
+from odoo import http
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 
 from .. import storefront
 from ..controllers import main
+from ..models.ir_http import SESSION_PENDING_KEY
 from .common import META_PIXEL, TIKTOK_PIXEL
 from .storefront_common import StorefrontCase
 
@@ -129,6 +131,75 @@ class TestPendingRateLimit(StorefrontCase):
             # cross-origin calls count too: they cannot be used to probe beyond the bound
             self.assertEqual(
                 self.pending_pixel_events(origin='https://evil.example.com').status_code, 429)
+
+
+@tagged('post_install', '-at_install')
+class TestPendingEventsInTheSession(StorefrontCase):
+    """Pixel copies of AJAX calls wait in the session as [name, event id, custom data], at most
+    MAX_PENDING_EVENTS of them; the endpoint rebuilds the whole pixel event."""
+
+    def setUp(self):
+        super().setUp()
+        for limiter in main.PENDING_LIMITERS.values():
+            limiter.reset()
+
+    def session(self):
+        return http.root.session_store.get(self.opener.cookies['session_id'])
+
+    def test_compact_and_bounded(self):
+        limit = storefront.MAX_PENDING_EVENTS
+        start = self.last_event_id()
+        for _ in range(limit + 2):
+            self.add_to_cart(1)
+        stored = self.session().get(SESSION_PENDING_KEY)
+        self.assertEqual(len(stored), limit, 'the oldest are dropped beyond the limit')
+        name, event_id, custom = json.loads(stored[-1])
+        self.assertEqual(name, 'AddToCart')
+        self.assertEqual(custom['content_ids'], [str(self.variant.id)])
+        self.assertLess(len(stored[-1]), 400, 'no per-platform copies, no pixel ids')
+        server_ids = []
+        for row in self.queued('AddToCart', start).filtered(
+                lambda e: e.service_id == self.meta_service):
+            server_ids.append(row.event_id)
+        self.assertEqual(len(server_ids), limit + 2)
+
+        events = self.pending_pixel_events().json()['events']
+        self.assertEqual([e['event_id'] for e in events], server_ids[2:])
+        event = events[-1]
+        self.assertEqual((event['name'], event['tiktok_name']), ('AddToCart', 'AddToCart'))
+        self.assertEqual((event['meta'], event['tiktok']), ([META_PIXEL], [TIKTOK_PIXEL]))
+        self.assertEqual(event['meta_data'], storefront.browser_data('meta', custom))
+        self.assertEqual(event['tiktok_data'], storefront.browser_data('tiktok', custom))
+        # the price of the line (19's demo pricelist may discount it), as the server copy has it
+        server_price = self.payload(self.queued('AddToCart', start).filtered(
+            lambda e: e.service_id == self.meta_service)[-1])['custom']['contents'][0]['item_price']
+        self.assertEqual(event['meta_data']['contents'],
+                         [{'id': str(self.variant.id), 'quantity': 1, 'item_price': server_price}])
+        self.assertNotIn('custom', event)
+        self.assertNotIn(SESSION_PENDING_KEY, self.session(), 'drained')
+        self.assertEqual(self.pending_pixel_events().json()['events'], [])
+
+    def test_pixels_are_those_configured_when_fired(self):
+        self.add_to_cart(1)
+        self.tiktok_service.browser_pixel = False
+        events = self.pending_pixel_events().json()['events']
+        self.assertEqual(len(events), 1)
+        self.assertEqual((events[0]['meta'], events[0]['tiktok']), ([META_PIXEL], []))
+
+    def test_entries_kept_by_an_earlier_version(self):
+        """Whole pixel events (the format before this one) still fire; junk is skipped."""
+        self.get('/shop')
+        session = self.session()
+        old = {'name': 'AddToCart', 'tiktok_name': 'AddToCart', 'event_id': 'atc-old',
+               'meta': [META_PIXEL], 'tiktok': [], 'meta_data': {'value': 1.0},
+               'tiktok_data': {}}
+        session[SESSION_PENDING_KEY] = [json.dumps(old), '["AddToCart", 7, {}]', '{broken',
+                                        '["AddToCart","atc-new",null]']
+        http.root.session_store.save(session)
+        events = self.pending_pixel_events().json()['events']
+        self.assertEqual([e['event_id'] for e in events], ['atc-old', 'atc-new'])
+        self.assertEqual(events[0]['meta_data'], {'value': 1.0})
+        self.assertEqual(events[1]['meta'], [META_PIXEL])
 
 
 @tagged('post_install', '-at_install')
