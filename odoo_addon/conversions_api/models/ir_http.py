@@ -639,12 +639,7 @@ class IrHttp(models.AbstractModel):
         consent = tracker.context['consent'] if tracker.context else cls._convapi_consent()
         if not pixels or consent != 'granted':
             return ''
-        events = _pop_session_pending(rebuild=partial(cls._convapi_pending_pixel_event,
-                                                      services))
-        for event in tracker.browser_events:
-            if not event.get('rendered'):
-                event['rendered'] = True
-                events.append(event)
+        events = cls._convapi_unfired_events(tracker, services)
         meta = sorted({s.pixel_id for s in pixels if s.platform == 'meta'})
         tiktok = sorted({s.pixel_id for s in pixels if s.platform == 'tiktok'})
         ldu = any(s.limited_data_use for s in pixels if s.platform == 'meta')
@@ -658,7 +653,13 @@ class IrHttp(models.AbstractModel):
         tracker = cls._convapi_current_tracker()  # None for a bot: it gets nothing
         if tracker is None:
             return []
-        services = cls._convapi_services(tracker, request.website)
+        return cls._convapi_unfired_events(tracker, cls._convapi_services(tracker,
+                                                                          request.website))
+
+    @classmethod
+    def _convapi_unfired_events(cls, tracker, services):
+        """The pixel copies not fired yet: those waiting in the session (removed from it), then
+        this request's, marked as rendered."""
         events = _pop_session_pending(rebuild=partial(cls._convapi_pending_pixel_event,
                                                       services))
         for event in tracker.browser_events:
