@@ -303,8 +303,7 @@ class IrHttp(models.AbstractModel):
         if not rows:
             return
         cr = env.cr
-        if response is not None and _queue_rows_after_response(cr, response, env.registry,
-                                                               rows):
+        if _queue_rows_after_response(cr, response, env.registry, rows):
             return
         if not getattr(cr, 'readonly', False):
             # in the request's transaction, when it commits (Odoo flushes and runs the

@@ -132,9 +132,9 @@ class SaleOrder(models.Model):
             else:
                 quantity = result.get('quantity')
                 added = None if quantity is None else float(quantity) - before.get(line_id, 0.0)
-            if added is None or float(added) <= 0:
+            added = None if added is None else float(added)
+            if added is None or added <= 0:
                 return
-            added = float(added)
             IrHttp = self.env['ir.http']
             order = self
 
