@@ -157,10 +157,9 @@ class TestPendingEventsInTheSession(StorefrontCase):
         self.assertEqual(name, 'AddToCart')
         self.assertEqual(custom['content_ids'], [str(self.variant.id)])
         self.assertLess(len(stored[-1]), 400, 'no per-platform copies, no pixel ids')
-        server_ids = []
-        for row in self.queued('AddToCart', start).filtered(
-                lambda e: e.service_id == self.meta_service):
-            server_ids.append(row.event_id)
+        server_rows = self.queued('AddToCart', start).filtered(
+            lambda e: e.service_id == self.meta_service)
+        server_ids = server_rows.mapped('event_id')
         self.assertEqual(len(server_ids), limit + 2)
 
         events = self.pending_pixel_events().json()['events']
@@ -171,8 +170,7 @@ class TestPendingEventsInTheSession(StorefrontCase):
         self.assertEqual(event['meta_data'], storefront.browser_data('meta', custom))
         self.assertEqual(event['tiktok_data'], storefront.browser_data('tiktok', custom))
         # the price of the line (19's demo pricelist may discount it), as the server copy has it
-        server_price = self.payload(self.queued('AddToCart', start).filtered(
-            lambda e: e.service_id == self.meta_service)[-1])['custom']['contents'][0]['item_price']
+        server_price = self.payload(server_rows[-1])['custom']['contents'][0]['item_price']
         self.assertEqual(event['meta_data']['contents'],
                          [{'id': str(self.variant.id), 'quantity': 1, 'item_price': server_price}])
         self.assertNotIn('custom', event)
