@@ -55,6 +55,17 @@ FIFO per platform (``http_500``, ``http_503``, ``rate_limit``, ``meta_error``,
 (headers, raw query, raw and parsed body, status, response, fault); ``meta_events()`` and
 ``tiktok_events()`` return accepted events only; ``reset()`` forgets records and faults.
 Log lines (``log=`` or ``run_fake_server``) mask tokens.
+
+Faults on a clock (``_schedule``): ``FakeAdServer(schedule=FaultSchedule(...))`` answers each
+platform with the fault of the phase it is in once ``schedule.start()`` ran (``inject``ed faults
+first), e.g. ``FaultSchedule.sequence([{"duration": 120, "fault": "http_503"}, {"duration":
+120, "fault": "hang", "params": {"seconds": 15}}, {"duration": 120, "fault": "rate_limit",
+"params": {"retry_after": 30}}])``; ``hang`` holds a request, then closes it unanswered
+(nothing accepted: a client timeout); ``retry_after="phase_end"`` answers the seconds left in
+the phase. Every ``Retry-After`` the fake gives is remembered per platform and pixel: a request
+that comes back sooner has ``early_retry`` set. ``event_counts()`` counts accepted events by
+(platform, pixel, event name, event_id); ``request_timeline(start)`` gives requests per minute;
+``in_flight()`` lists the requests being handled (with the client's port).
 """
 
 from ._fake_server import (
@@ -65,12 +76,16 @@ from ._fake_server import (
     mask_token,
     run_fake_server,
 )
+from ._schedule import FaultSchedule, Phase, RetryAfterClock
 
 __all__ = [
     "AcceptedEvent",
     "FakeAdServer",
+    "FaultSchedule",
     "Headers",
+    "Phase",
     "RecordedRequest",
+    "RetryAfterClock",
     "mask_token",
     "run_fake_server",
 ]

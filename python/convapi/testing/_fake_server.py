@@ -31,7 +31,7 @@ import string
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,6 +40,8 @@ from email.policy import HTTP as HTTP_POLICY
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+from ._schedule import EventKey, FaultSchedule, RetryAfterClock, event_counts, request_timeline
 
 __all__ = [
     "AcceptedEvent",
@@ -242,6 +244,11 @@ def _is_ip(value: object) -> bool:
     return True
 
 
+def _tiktok_pixel_of(body: JSON) -> str | None:
+    source_id = body.get("event_source_id") if isinstance(body, dict) else None
+    return source_id if isinstance(source_id, str) else None
+
+
 def _reject_constant(name: str) -> float:
     raise ValueError(f"invalid JSON constant {name}")
 
@@ -332,6 +339,10 @@ class RecordedRequest:
     test_event_code: str | None = None
     received_at: float = 0.0
     response_headers: dict[str, str] = field(default_factory=dict)
+    #: it came before a ``Retry-After`` the fake gave this platform and pixel was over
+    early_retry: bool = False
+    #: the schedule's phase when it arrived (None without a schedule)
+    phase: str | None = None
 
     @property
     def query_params(self) -> dict[str, list[str]]:
@@ -1034,6 +1045,8 @@ class FakeAdServer:
     ``rate_limit_per_minute``: per platform and token, answer 429 once exceeded (None = off).
     ``future_skew``: seconds an event_time may lie in the future (Meta rejects beyond it).
     ``log``: a callable taking one line per request (tokens masked), or None.
+    ``schedule``: a :class:`FaultSchedule` answering faults by time once started (faults queued
+    with ``inject`` come first).
     """
 
     def __init__(
@@ -1050,6 +1063,7 @@ class FakeAdServer:
         future_skew: float = 300.0,
         clock: Callable[[], float] = time.time,
         log: Callable[[str], None] | None = None,
+        schedule: FaultSchedule | None = None,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(
@@ -1078,6 +1092,14 @@ class FakeAdServer:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
+        if schedule is not None:
+            for phase in schedule.phases:
+                if phase.fault is not None:
+                    for platform in phase.platforms:
+                        self._check_fault(platform, phase.fault, dict(phase.params))
+        self.schedule = schedule
+        self.retry_clock = RetryAfterClock()
+        self._in_flight: dict[int, dict[str, Any]] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -1193,6 +1215,22 @@ class FakeAdServer:
             for queue in self._faults.values():
                 queue.clear()
             self._hits.clear()
+        self.retry_clock.reset()
+
+    def event_counts(self) -> Counter[EventKey]:
+        """How many times each (platform, pixel, event name, event_id) was accepted."""
+        return event_counts(self.accepted_events())
+
+    def request_timeline(self, start: float, bucket: float = 60.0) -> list[dict[str, Any]]:
+        """Requests per ``bucket`` seconds since ``start`` (this fake's clock), per platform:
+        requests, 2xx answers, events accepted, early retries (see ``RetryAfterClock``)."""
+        return request_timeline(self.requests, start=start, bucket=bucket)
+
+    def in_flight(self) -> list[dict[str, Any]]:
+        """Requests being handled now: ``platform``, ``client_port``, ``since`` (clock),
+        ``bytes`` (body length announced)."""
+        with self._lock:
+            return [dict(v) for v in self._in_flight.values()]
 
     # ---- faults ----------------------------------------------------------------------------
 
@@ -1215,6 +1253,7 @@ class FakeAdServer:
         ),
         "tiktok_code": frozenset({"code", "message", "status"}),
         "delay": frozenset({"seconds"}),
+        "hang": frozenset({"seconds"}),
         "drop": frozenset(),
     }
 
@@ -1224,8 +1263,18 @@ class FakeAdServer:
         Faults: ``http_500``, ``http_503``, ``rate_limit`` (429 + Retry-After; ``retry_after``),
         ``meta_error`` (``code``, ``subcode``, ``is_transient``, ``status``, ``message``),
         ``tiktok_code`` (``code``, ``message``), ``delay`` (``seconds``, then a normal answer),
-        ``drop`` (close the connection without an answer).
+        ``hang`` (hold the request ``seconds``, then close it: nothing answered or accepted, a
+        timeout for any client that waits less), ``drop`` (close the connection without an
+        answer).
         """
+        self._check_fault(platform, fault, params)
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            for _ in range(times):
+                self._faults[platform].append(_Fault(fault, dict(params)))
+
+    def _check_fault(self, platform: str, fault: str, params: Mapping[str, Any]) -> None:
         if platform not in PLATFORMS:
             raise ValueError(f"platform must be one of {PLATFORMS}, not {platform!r}")
         if fault not in self._FAULT_PARAMS:
@@ -1241,18 +1290,16 @@ class FakeAdServer:
             raise ValueError("meta_error needs code=")
         if fault == "tiktok_code" and "code" not in params:
             raise ValueError("tiktok_code needs code=")
-        if fault == "delay" and "seconds" not in params:
-            raise ValueError("delay needs seconds=")
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        with self._lock:
-            for _ in range(times):
-                self._faults[platform].append(_Fault(fault, dict(params)))
+        if fault in ("delay", "hang") and "seconds" not in params:
+            raise ValueError(f"{fault} needs seconds=")
 
     def _next_fault(self, platform: str) -> _Fault | None:
         with self._lock:
             queue = self._faults.get(platform)
-            return queue.popleft() if queue else None
+            if queue:
+                return queue.popleft()
+        scheduled = self.schedule.fault_for(platform) if self.schedule is not None else None
+        return None if scheduled is None else _Fault(scheduled[0], scheduled[1])
 
     @staticmethod
     def _fault_answer(platform: str, fault: _Fault) -> _Answer:
@@ -1382,7 +1429,32 @@ class FakeAdServer:
         if meta_match:
             rec.pixel_id = meta_match.group("pixel")
             rec.api_version = f"v{meta_match.group('major')}.{meta_match.group('minor')}"
+        if self.schedule is not None and self.schedule.started:
+            rec.phase = self.schedule.label_at()
+        flight = id(h)
+        with self._lock:
+            self._in_flight[flight] = {
+                "platform": platform,
+                "client_port": h.client_address[1],
+                "since": received_at,
+                "bytes": len(raw),
+            }
+        try:
+            self._answer_request(h, platform, raw, query, headers, rec, received_at)
+        finally:
+            with self._lock:
+                self._in_flight.pop(flight, None)
 
+    def _answer_request(
+        self,
+        h: _Handler,
+        platform: str,
+        raw: bytes,
+        query: str,
+        headers: Headers,
+        rec: RecordedRequest,
+        received_at: float,
+    ) -> None:
         accepted: list[dict[str, Any]] = []
         fault = self._next_fault(platform) if platform in PLATFORMS else None
         answer: _Answer | None
@@ -1394,18 +1466,28 @@ class FakeAdServer:
             rec.fault = fault.kind
             # Still parse what was sent, so tests can inspect retried payloads.
             self._parse_only(platform, h, raw, query, headers, rec)
-            answer = None if fault.kind == "drop" else self._fault_answer(platform, fault)
+            if fault.kind == "hang":
+                self._stopping.wait(float(fault.params["seconds"]))
+            answer = None if fault.kind in ("drop", "hang") else self._fault_answer(platform, fault)
         elif platform == "meta":
             answer = self._handle_meta(h, raw, query, headers, rec, accepted)
         elif platform == "tiktok":
             answer = self._handle_tiktok(h, raw, headers, rec, accepted)
         else:
-            answer = self._unknown_path(path)
+            answer = self._unknown_path(rec.path)
 
         if answer is not None:
             rec.status = answer.status
             rec.response = answer.body
             rec.response_headers = dict(answer.headers)
+        if platform in PLATFORMS:
+            key = (platform, str(rec.pixel_id or _tiktok_pixel_of(rec.body) or ""))
+            rec.early_retry = self.retry_clock.check(key, received_at)
+            if answer is not None:
+                retry_after = next(
+                    (v for k, v in answer.headers.items() if k.lower() == "retry-after"), None
+                )
+                self.retry_clock.note(key, self.clock(), retry_after)
         with self._lock:
             index = len(self._requests)
             self._requests.append(rec)
