@@ -292,6 +292,7 @@ def test_in_flight_lists_a_held_request_with_its_client_port() -> None:
         assert flights[0]["client_port"] == sock.getsockname()[1]
         sock.settimeout(5)
         assert sock.recv(64).startswith(b"HTTP/1.1 200")
+        assert fake.requests[0].client_port == sock.getsockname()[1]
         sock.close()
         deadline = time.monotonic() + 5
         while fake.in_flight() and time.monotonic() < deadline:

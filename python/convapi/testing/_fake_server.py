@@ -343,6 +343,8 @@ class RecordedRequest:
     early_retry: bool = False
     #: the schedule's phase when it arrived (None without a schedule)
     phase: str | None = None
+    #: the client's TCP port (which process sent it, for the soak scenarios)
+    client_port: int = 0
 
     @property
     def query_params(self) -> dict[str, list[str]]:
@@ -1092,12 +1094,8 @@ class FakeAdServer:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
-        if schedule is not None:
-            for phase in schedule.phases:
-                if phase.fault is not None:
-                    for platform in phase.platforms:
-                        self._check_fault(platform, phase.fault, dict(phase.params))
-        self.schedule = schedule
+        self.schedule: FaultSchedule | None = None
+        self.set_schedule(schedule)
         self.retry_clock = RetryAfterClock()
         self._in_flight: dict[int, dict[str, Any]] = {}
 
@@ -1216,6 +1214,15 @@ class FakeAdServer:
                 queue.clear()
             self._hits.clear()
         self.retry_clock.reset()
+
+    def set_schedule(self, schedule: FaultSchedule | None) -> None:
+        """Answer faults by ``schedule`` from now on (once it is started); None: no schedule."""
+        if schedule is not None:
+            for phase in schedule.phases:
+                if phase.fault is not None:
+                    for platform in phase.platforms:
+                        self._check_fault(platform, phase.fault, dict(phase.params))
+        self.schedule = schedule
 
     def event_counts(self) -> Counter[EventKey]:
         """How many times each (platform, pixel, event name, event_id) was accepted."""
@@ -1425,6 +1432,7 @@ class FakeAdServer:
             response=None,
             raw_body=raw,
             received_at=received_at,
+            client_port=int(h.client_address[1]),
         )
         if meta_match:
             rec.pixel_id = meta_match.group("pixel")
