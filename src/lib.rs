@@ -11,6 +11,7 @@ pub mod input;
 pub mod meta;
 pub mod normalize;
 pub mod out;
+pub mod phone;
 pub mod sender;
 pub mod tiktok;
 

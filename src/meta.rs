@@ -17,6 +17,24 @@ pub fn build_meta_payload(
     Ok(meta_body(&parsed, test_event_code)?.into_value())
 }
 
+/// The exact bytes `MetaSender` posts for `events` (less the `access_token` it adds first):
+/// equal as JSON to [`build_meta_payload`], written once, with no JSON value in between.
+pub fn encode_meta_payload(
+    events: &[Value],
+    test_event_code: Option<&str>,
+    opts: &BuildOptions,
+) -> Result<Vec<u8>, ValidationError> {
+    encode_meta_body(&parse_events(events, opts)?, test_event_code)
+}
+
+/// [`encode_meta_payload`] for parsed events.
+pub fn encode_meta_body(
+    events: &[Event],
+    test_event_code: Option<&str>,
+) -> Result<Vec<u8>, ValidationError> {
+    Ok(meta_body(events, test_event_code)?.to_json_bytes())
+}
+
 /// The body for parsed events, as a payload tree (serialised by the senders, converted to a
 /// dict by the bindings).
 pub fn meta_body<'a>(

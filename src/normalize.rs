@@ -6,8 +6,8 @@
 
 use crate::error::ValidationError;
 use crate::geo;
+use crate::phone::PhoneError;
 use sha2::{Digest, Sha256};
-use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A match key that can be normalised.
@@ -214,118 +214,24 @@ fn normalize_phone(value: &str, country: Option<&str>) -> Result<String, Validat
     if cleaned[1..].contains('+') {
         return Err(err("has a '+' that is not at the start"));
     }
-    if let Some(e164) = fast_e164(&cleaned, country) {
-        return Ok(e164);
-    }
-    let region = country
-        .map(|c| phonenumber::country::Id::from_str(&c.to_ascii_uppercase()))
-        .transpose()
-        .map_err(|_| {
-            ValidationError::new("country", "not a region phone numbers can be parsed for")
-        })?;
     let (input, region) = if cleaned.starts_with('+') {
         (cleaned, None)
-    } else if region.is_some() {
-        (cleaned, region)
+    } else if let Some(c) = country {
+        (cleaned, Some(c.to_ascii_uppercase()))
     } else {
         // No region: the number must already carry its country code.
         (format!("+{cleaned}"), None)
     };
-    let number = phonenumber::parse(region, &input).map_err(|_| {
-        if country.is_none() && !value.trim_start().starts_with('+') {
+    crate::phone::e164(&input, region.as_deref()).map_err(|e| match e {
+        PhoneError::UnknownRegion => {
+            ValidationError::new("country", "not a region phone numbers can be parsed for")
+        }
+        PhoneError::NotANumber if country.is_none() && !value.trim_start().starts_with('+') => {
             err("not a valid international number; give the country for national numbers")
-        } else {
-            err("not a phone number")
         }
-    })?;
-    if !number.is_valid() {
-        return Err(err("not a possible number for its country"));
-    }
-    let code = number.code().value();
-    let national = number.national().to_string();
-    Ok(format!("+{code}{national}"))
-}
-
-/// E.164 without the `phonenumber` parser for the common cases, from the same metadata: the
-/// country calling code (international input) or the region's code (national input, its trunk
-/// prefix dropped), and a national number whose length is possible for that country. The parser
-/// compiles regular expressions through a small shared cache and costs microseconds per number;
-/// this path is a few table look-ups. Anything unusual (carrier codes, transform rules, lengths
-/// that do not fit) returns `None` and goes through the parser.
-fn fast_e164(cleaned: &str, country: Option<&str>) -> Option<String> {
-    use phonenumber::metadata::DATABASE;
-    // Possible lengths sit on the number types (the general one is often empty in this data).
-    let possible = |meta: &phonenumber::Metadata, national: &str| {
-        let len = national.len() as u16;
-        let d = meta.descriptors();
-        !national.is_empty()
-            && [
-                Some(d.general()),
-                d.fixed_line(),
-                d.mobile(),
-                d.toll_free(),
-                d.premium_rate(),
-                d.shared_cost(),
-                d.personal_number(),
-                d.voip(),
-                d.pager(),
-                d.uan(),
-                d.voicemail(),
-            ]
-            .into_iter()
-            .flatten()
-            .any(|desc| desc.possible_length().contains(&len))
-    };
-    // The trunk prefix, when the region's parsing rule is exactly that prefix.
-    let trunk = |meta: &phonenumber::Metadata| -> Option<Option<String>> {
-        if meta.national_prefix_transform_rule().is_some() {
-            return None;
-        }
-        let prefix = meta.national_prefix();
-        match (prefix, meta.national_prefix_for_parsing()) {
-            (_, None) => Some(prefix.map(str::to_string)),
-            (Some(p), Some(rule)) if rule.as_str() == p => Some(Some(p.to_string())),
-            _ => None,
-        }
-    };
-    let national_of = |meta: &phonenumber::Metadata, digits: &str| -> Option<String> {
-        let prefix = trunk(meta)?;
-        let national = match prefix.as_deref() {
-            Some(p) if digits.starts_with(p) => {
-                let rest = &digits[p.len()..];
-                // A significant number does not start with its country's trunk prefix.
-                if rest.starts_with(p) {
-                    return None;
-                }
-                rest
-            }
-            _ => digits,
-        };
-        possible(meta, national).then(|| national.to_string())
-    };
-    if let Some(digits) = cleaned.strip_prefix('+') {
-        for len in 1..=3.min(digits.len()) {
-            let Ok(code) = digits[..len].parse::<u16>() else {
-                continue;
-            };
-            let Some(metas) = DATABASE.by_code(&code) else {
-                continue;
-            };
-            let main = metas.first()?;
-            // "+33 (0)6 12 34 56 78": a trunk prefix written after the country code.
-            let national = national_of(main, &digits[len..])?;
-            return Some(format!("+{code}{national}"));
-        }
-        return None;
-    }
-    let meta = DATABASE.by_id(country?.to_ascii_uppercase().as_str())?;
-    // A national number that starts with the country code may be one written without its '+':
-    // only the parser's validity rules can tell.
-    if cleaned.starts_with(&meta.country_code().to_string()) {
-        return None;
-    }
-    let national = national_of(meta, cleaned)?;
-    Some(format!("+{}{national}", meta.country_code()))
+        PhoneError::NotANumber => err("not a phone number"),
+        PhoneError::Invalid => err("not a possible number for its country"),
+    })
 }
 
 fn normalize_name(value: &str) -> Option<String> {
@@ -560,31 +466,6 @@ mod tests {
     }
 
     #[test]
-    fn common_phones_take_the_fast_path() {
-        assert_eq!(
-            fast_e164("+33612345678", None).as_deref(),
-            Some("+33612345678")
-        );
-        assert_eq!(
-            fast_e164("0612345678", Some("fr")).as_deref(),
-            Some("+33612345678")
-        );
-        assert_eq!(
-            fast_e164("+330612345678", None).as_deref(),
-            Some("+33612345678")
-        );
-        assert_eq!(
-            fast_e164("6505551212", Some("us")).as_deref(),
-            Some("+16505551212")
-        );
-        assert_eq!(
-            fast_e164("+390612345678", None).as_deref(),
-            Some("+390612345678")
-        );
-        assert_eq!(fast_e164("+1000", None), None);
-    }
-
-    #[test]
     fn names_keep_unicode_drop_punctuation() {
         assert_eq!(n("first_name", "  Valéry ", None), "valéry");
         assert_eq!(n("fn", "정", None), "정");
@@ -678,20 +559,6 @@ mod tests {
                 if let Ok(once) = normalize(field.name(), &value, country.as_deref()) {
                     let twice = normalize(field.name(), &once, country.as_deref());
                     prop_assert_eq!(Ok(once.clone()), twice);
-                }
-            }
-
-            #[test]
-            fn fast_path_agrees_with_parser(digits in "[0-9]{6,14}", plus in proptest::bool::ANY,
-                                            country in "(US|FR|GB|DE|IN|BR|IT|NL|ES|JP|AU|MX|AR|CA|BE|CH)") {
-                let input = if plus { format!("+{digits}") } else { digits.clone() };
-                let region = phonenumber::country::Id::from_str(&country).ok();
-                let parsed = phonenumber::parse(if plus { None } else { region }, &input)
-                    .ok()
-                    .filter(|n| n.is_valid())
-                    .map(|n| format!("+{}{}", n.code().value(), n.national()));
-                if let (Some(fast), Some(slow)) = (fast_e164(&input, Some(&country.to_lowercase())), parsed) {
-                    prop_assert_eq!(fast, slow);
                 }
             }
 

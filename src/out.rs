@@ -68,6 +68,78 @@ impl Out<'_> {
         }
     }
 
+    /// The payload as compact JSON, written once into a buffer sized for it: the bytes
+    /// `serde_json::to_vec` would write, byte for byte, without going through serde (digests
+    /// and the builders' own keys need no escaping scan beyond one pass).
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(self.json_len_hint());
+        self.write_json(&mut buf);
+        buf
+    }
+
+    /// Appends the payload as compact JSON to `buf`.
+    pub fn write_json(&self, buf: &mut Vec<u8>) {
+        match self {
+            Out::Str(s) => write_json_str(buf, s),
+            Out::String(s) => write_json_str(buf, s),
+            Out::Digest(d) => {
+                buf.push(b'"');
+                buf.extend_from_slice(d);
+                buf.push(b'"');
+            }
+            Out::Int(i) => buf.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            // Writing into a Vec cannot fail, and a Number or Value always serialises.
+            Out::Num(n) => {
+                let _ = serde_json::to_writer(&mut *buf, n);
+            }
+            Out::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Out::List(items) => {
+                buf.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    item.write_json(buf);
+                }
+                buf.push(b']');
+            }
+            Out::Obj(entries) => {
+                buf.push(b'{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    write_json_str(buf, k.as_str());
+                    buf.push(b':');
+                    v.write_json(buf);
+                }
+                buf.push(b'}');
+            }
+            Out::Json(v) => {
+                let _ = serde_json::to_writer(&mut *buf, v);
+            }
+        }
+    }
+
+    /// A cheap upper-ish estimate of the JSON's length, so the buffer is allocated once.
+    fn json_len_hint(&self) -> usize {
+        match self {
+            Out::Str(s) => s.len() + 2,
+            Out::String(s) => s.len() + 2,
+            Out::Digest(_) => 66,
+            Out::Int(_) | Out::Num(_) => 20,
+            Out::Bool(_) => 5,
+            Out::List(items) => 2 + items.iter().map(|i| i.json_len_hint() + 1).sum::<usize>(),
+            Out::Obj(entries) => {
+                2 + entries
+                    .iter()
+                    .map(|(k, v)| k.as_str().len() + 4 + v.json_len_hint())
+                    .sum::<usize>()
+            }
+            Out::Json(_) => 64,
+        }
+    }
+
     /// The value under `key` of an object (tests and the senders' counting).
     pub fn get(&self, key: &str) -> Option<&Out<'_>> {
         match self {
@@ -106,6 +178,52 @@ impl Serialize for Out<'_> {
             Out::Json(v) => v.serialize(serializer),
         }
     }
+}
+
+/// What each byte becomes inside a JSON string, as serde_json writes it: 0 = itself,
+/// `u` = `\u00XX`, any other = a backslash and that byte.
+static ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+/// Appends `s` as a JSON string: runs of bytes that need no escape are copied whole.
+fn write_json_str(buf: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    buf.reserve(bytes.len() + 2);
+    buf.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = ESCAPE[usize::from(b)];
+        if escape == 0 {
+            continue;
+        }
+        buf.extend_from_slice(&bytes[start..i]);
+        if escape == b'u' {
+            buf.extend_from_slice(b"\\u00");
+            buf.push(HEX[usize::from(b >> 4)]);
+            buf.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            buf.push(b'\\');
+            buf.push(escape);
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
 }
 
 /// Builds an object that never holds an empty value, without a stripping pass afterwards.
@@ -222,6 +340,49 @@ mod tests {
             out.into_value(),
             json!({"a": 3, "b": "x", "kept": {"k": ["v"]}})
         );
+    }
+
+    #[test]
+    fn json_writer_matches_serde_json_byte_for_byte() {
+        let n = Number::from_f64(19.9).unwrap_or_else(|| Number::from(0));
+        let big = Number::from(u64::MAX);
+        let mut d = [b'a'; 64];
+        d[0] = b'0';
+        let mut o = Obj::new();
+        o.str("plain", Some("abc"))
+            .str(
+                "escapes",
+                Some("q\"b\\s/\u{8}\u{c}\n\r\t\u{1}\u{1f}\u{7f}é€😀"),
+            )
+            .num("float", Some(&n))
+            .num("big", Some(&big))
+            .int("neg", Some(i64::MIN))
+            .bool("yes", Some(true))
+            .raw("digest", Out::Digest(d))
+            .list(
+                "list",
+                vec![Out::Int(0), Out::Bool(false), Out::String("x\"y".into())],
+            )
+            .raw("empty_obj", Out::Obj(Vec::new()))
+            .raw("empty_list", Out::List(Vec::new()))
+            .value(
+                Key::Dyn("dyn\"key"),
+                Some(&json!({"n": [1.5, -2, "\u{0}"], "t": true})),
+            );
+        let out = o.build();
+        let expected = serde_json::to_vec(&out).unwrap_or_default();
+        assert_eq!(
+            String::from_utf8_lossy(&out.to_json_bytes()),
+            String::from_utf8_lossy(&expected)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_written_as_serde_json_writes_it(s in "\\PC*|[\\x00-\\x7f]*") {
+            let out = Out::List(vec![Out::Str(&s), Out::String(s.clone())]);
+            proptest::prop_assert_eq!(out.to_json_bytes(), serde_json::to_vec(&out).unwrap_or_default());
+        }
     }
 
     #[test]
