@@ -7,8 +7,8 @@
 use crate::error::ValidationError;
 use crate::geo;
 use crate::input::{lookup, Input};
-use crate::normalize::{hash_value, is_sha256_hex, normalize_field, sha256_hex, Field};
-use crate::out::Out;
+use crate::normalize::{hash_value, is_sha256_hex, normalize_field, sha256_hex, trim, Field};
+use crate::out::{Hashed, Out};
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -119,6 +119,23 @@ impl MatchKey {
         }
     }
 
+    /// The value Meta hashes (phones without `+`).
+    pub fn meta_hashed(&self, field: Field) -> Hashed<'_> {
+        match self {
+            MatchKey::Hashed(h) => Hashed::Given(h),
+            MatchKey::Plain(v) if field == Field::Phone => Hashed::Plain(v.trim_start_matches('+')),
+            MatchKey::Plain(v) => Hashed::Plain(v),
+        }
+    }
+
+    /// The value TikTok (and the platforms hashing E.164 with its `+`) hashes.
+    pub fn hashed(&self) -> Hashed<'_> {
+        match self {
+            MatchKey::Hashed(h) => Hashed::Given(h),
+            MatchKey::Plain(v) => Hashed::Plain(v),
+        }
+    }
+
     /// [`MatchKey::meta_hash`] as a payload value, hashed without allocating.
     pub fn meta_out(&self, field: Field) -> Out<'_> {
         match self {
@@ -212,7 +229,7 @@ fn opt_string(
     match lookup(obj, key) {
         None => Ok(None),
         Some(v) => scalar_text(v)
-            .map(|t| Some(t.trim().to_string()))
+            .map(|t| Some(trim(&t).to_string()))
             .ok_or_else(|| ValidationError::new(field, "must be a string")),
     }
 }
@@ -240,7 +257,7 @@ fn opt_number(
             .map(Some)
             .ok_or_else(|| ValidationError::new(field, "must be a finite number")),
         Some(Input::Str(s)) => {
-            let s = s.trim();
+            let s = trim(s);
             let parsed = if let Ok(i) = s.parse::<i64>() {
                 Some(Number::from(i))
             } else {
@@ -349,7 +366,7 @@ impl Event {
             .as_map()
             .ok_or_else(|| ValidationError::new("", "an event must be an object"))?;
         let event_name = match lookup(obj, "event_name") {
-            Some(Input::Str(s)) => canonical_event_name(s.trim()).to_string(),
+            Some(Input::Str(s)) => canonical_event_name(trim(s)).to_string(),
             Some(_) => return Err(ValidationError::new("event_name", "must be a string")),
             None => return Err(ValidationError::new("event_name", "is required")),
         };
@@ -457,7 +474,7 @@ impl Event {
                 None => None,
                 Some((_, v)) => Some(
                     scalar_text(v)
-                        .map(|t| t.trim().to_string())
+                        .map(|t| trim(&t).to_string())
                         .ok_or_else(|| ValidationError::new(name, "must be a string"))?,
                 ),
             };
@@ -487,7 +504,7 @@ impl Event {
         debug_assert_eq!(Field::ALL[country_index], Field::Country);
         let mut country_code = None;
         for_each_raw(Field::Country, &raw[country_index], |c| {
-            if country_code.is_none() && !is_sha256_hex(c.trim()) {
+            if country_code.is_none() && !is_sha256_hex(trim(c)) {
                 country_code = geo::country_code(c);
             }
             Ok(())
@@ -495,7 +512,7 @@ impl Event {
         for (i, field) in Field::ALL.into_iter().enumerate() {
             let mut keys: Vec<MatchKey> = Vec::new();
             for_each_raw(field, &raw[i], |raw| {
-                let trimmed = raw.trim();
+                let trimmed = trim(raw);
                 let key = if is_sha256_hex(trimmed) {
                     MatchKey::Hashed(trimmed.to_ascii_lowercase())
                 } else {
@@ -539,7 +556,7 @@ impl Event {
             };
             for item in items.iter().filter(|v| !v.is_empty()) {
                 match scalar_text(item) {
-                    Some(t) => self.content_ids.push(t.trim().to_string()),
+                    Some(t) => self.content_ids.push(trim(&t).to_string()),
                     None => {
                         return Err(ValidationError::new(
                             "content_ids",

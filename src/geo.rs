@@ -2,6 +2,16 @@
 
 /// ISO 3166-1 alpha-2 code (lowercase) for an alpha-2 code, alpha-3 code or English name.
 pub fn country_code(value: &str) -> Option<&'static str> {
+    // The usual input, two ASCII letters: one table look-up, no key to build.
+    if let [a, b] = value.as_bytes() {
+        if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() {
+            let key = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
+            return COUNTRIES
+                .iter()
+                .find(|(a2, _, _)| a2.as_bytes() == key)
+                .map(|r| r.0);
+        }
+    }
     let key = ascii_key(value);
     match key.len() {
         2 => COUNTRIES.iter().find(|(a2, _, _)| *a2 == key).map(|r| r.0),

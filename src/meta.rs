@@ -3,7 +3,7 @@
 use crate::error::ValidationError;
 use crate::event::{parse_events, BuildOptions, Event};
 use crate::normalize::Field;
-use crate::out::{Key, Obj, Out};
+use crate::out::{JsonWriter, Key, Out, Sink, Tree};
 use serde_json::Value;
 
 /// The JSON body for `POST /{version}/{pixel_id}/events`, without the access token (the sender
@@ -32,27 +32,44 @@ pub fn encode_meta_body(
     events: &[Event],
     test_event_code: Option<&str>,
 ) -> Result<Vec<u8>, ValidationError> {
-    Ok(meta_body(events, test_event_code)?.to_json_bytes())
+    let mut buf = Vec::with_capacity(64 + events.len() * 1536);
+    write_meta_body(events, test_event_code, &mut buf)?;
+    Ok(buf)
 }
 
-/// The body for parsed events, as a payload tree (serialised by the senders, converted to a
-/// dict by the bindings).
+/// [`encode_meta_body`] into `buf` (appended).
+pub fn write_meta_body(
+    events: &[Event],
+    test_event_code: Option<&str>,
+    buf: &mut Vec<u8>,
+) -> Result<(), ValidationError> {
+    check_events(events)?;
+    let mut w = JsonWriter::new(buf);
+    meta_body_into(&mut w, events, test_event_code);
+    w.finish();
+    Ok(())
+}
+
+/// The body for parsed events, as a payload tree (converted to a dict by the bindings).
 pub fn meta_body<'a>(
     events: &'a [Event],
     test_event_code: Option<&'a str>,
 ) -> Result<Out<'a>, ValidationError> {
-    let mut data = Vec::with_capacity(events.len());
-    for (i, event) in events.iter().enumerate() {
-        data.push(meta_event(event).map_err(|e| e.within(&format!("events[{i}]")))?);
-    }
-    let mut body = Obj::with_capacity(2);
-    body.raw("data", Out::List(data));
-    body.str("test_event_code", test_event_code.map(str::trim));
-    Ok(body.build())
+    check_events(events)?;
+    let mut tree = Tree::new();
+    meta_body_into(&mut tree, events, test_event_code);
+    Ok(tree.finish())
 }
 
-/// One event of Meta's `data[]`.
-pub fn meta_event(event: &Event) -> Result<Out<'_>, ValidationError> {
+fn check_events(events: &[Event]) -> Result<(), ValidationError> {
+    for (i, event) in events.iter().enumerate() {
+        check_event(event).map_err(|e| e.within(&format!("events[{i}]")))?;
+    }
+    Ok(())
+}
+
+/// What Meta requires of a website event beyond the neutral model's rules.
+fn check_event(event: &Event) -> Result<(), ValidationError> {
     if event.action_source == "website" {
         if event.event_source_url.is_none() {
             return Err(ValidationError::new(
@@ -67,70 +84,67 @@ pub fn meta_event(event: &Event) -> Result<Out<'_>, ValidationError> {
             ));
         }
     }
-    let mut user = Obj::with_capacity(event.keys.len() + 4);
-    for (field, keys) in &event.keys {
-        let hashes = keys.iter().map(|k| k.meta_out(*field)).collect();
-        user.list(field.meta_key(), hashes);
-    }
-    user.str("client_ip_address", event.client_ip_address.as_deref())
-        .str("client_user_agent", event.client_user_agent.as_deref())
-        .str("fbc", event.fbc.as_deref())
-        .str("fbp", event.fbp.as_deref());
-    let contents = event
-        .contents
-        .iter()
-        .map(|c| {
-            let mut item = Obj::with_capacity(6);
-            item.str("id", Some(&c.id))
-                .num("quantity", c.quantity.as_ref())
-                .num("item_price", c.item_price.as_ref())
-                .str("title", c.title.as_deref())
-                .str("category", c.category.as_deref())
-                .str("brand", c.brand.as_deref());
-            item.build()
-        })
-        .collect();
-    let mut custom = Obj::with_capacity(12);
-    custom
-        .num("value", event.value.as_ref())
-        .str("currency", event.currency.as_deref())
-        .list(
-            "content_ids",
-            event.content_ids.iter().map(|id| Out::Str(id)).collect(),
-        )
-        .list("contents", contents)
-        .str("content_type", event.content_type.as_deref())
-        .str("content_name", event.content_name.as_deref())
-        .str("content_category", event.content_category.as_deref())
-        .int("num_items", event.num_items)
-        .str("order_id", event.order_id.as_deref())
-        .str("search_string", event.search_string.as_deref())
-        .value(Key::Static("status"), event.status.as_ref());
-    for (k, v) in &event.extra_custom {
-        custom.value(Key::Dyn(k), Some(v));
-    }
-    let mut out = Obj::with_capacity(12);
-    out.str("event_name", Some(&event.event_name))
-        .int("event_time", Some(event.event_time))
-        .str("event_id", event.event_id.as_deref())
-        .str("event_source_url", event.event_source_url.as_deref())
-        .str("referrer_url", event.referrer_url.as_deref())
-        .str("action_source", Some(&event.action_source))
-        .bool("opt_out", event.opt_out);
+    Ok(())
+}
+
+fn meta_body_into<'a, S: Sink<'a>>(
+    sink: &mut S,
+    events: &'a [Event],
+    test_event_code: Option<&'a str>,
+) {
+    sink.objs("data", events, |s, event| meta_event(s, event));
+    sink.str("test_event_code", test_event_code.map(str::trim));
+}
+
+/// One event of Meta's `data[]` (already checked by `check_event`).
+fn meta_event<'a, S: Sink<'a>>(s: &mut S, event: &'a Event) {
+    s.str("event_name", Some(&event.event_name));
+    s.int("event_time", Some(event.event_time));
+    s.str("event_id", event.event_id.as_deref());
+    s.str("event_source_url", event.event_source_url.as_deref());
+    s.str("referrer_url", event.referrer_url.as_deref());
+    s.str("action_source", Some(&event.action_source));
+    s.bool("opt_out", event.opt_out);
     // user_data is required even when it ended up empty.
-    if user.is_empty() {
-        out.raw("user_data", Out::Obj(Vec::new()));
-    } else {
-        out.obj("user_data", user);
-    }
-    out.obj("custom_data", custom);
+    s.obj("user_data", true, |u| {
+        for (field, keys) in &event.keys {
+            u.digests(field.meta_key(), keys.iter().map(|k| k.meta_hashed(*field)));
+        }
+        u.str("client_ip_address", event.client_ip_address.as_deref());
+        u.str("client_user_agent", event.client_user_agent.as_deref());
+        u.str("fbc", event.fbc.as_deref());
+        u.str("fbp", event.fbp.as_deref());
+    });
+    s.obj("custom_data", false, |c| {
+        c.num("value", event.value.as_ref());
+        c.str("currency", event.currency.as_deref());
+        c.strs("content_ids", event.content_ids.iter().map(String::as_str));
+        c.objs("contents", &event.contents, |item, content| {
+            item.str("id", Some(&content.id));
+            item.num("quantity", content.quantity.as_ref());
+            item.num("item_price", content.item_price.as_ref());
+            item.str("title", content.title.as_deref());
+            item.str("category", content.category.as_deref());
+            item.str("brand", content.brand.as_deref());
+        });
+        c.str("content_type", event.content_type.as_deref());
+        c.str("content_name", event.content_name.as_deref());
+        c.str("content_category", event.content_category.as_deref());
+        c.int("num_items", event.num_items);
+        c.str("order_id", event.order_id.as_deref());
+        c.str("search_string", event.search_string.as_deref());
+        c.value(Key::Static("status"), event.status.as_ref());
+        // Never a key set above: parse_custom keeps known keys out of extra_custom.
+        for (k, v) in &event.extra_custom {
+            c.value(Key::Dyn(k), Some(v));
+        }
+    });
     if event.limited_data_use {
         // LDU with country and state 0: Meta geolocates the event from its IP.
-        out.list("data_processing_options", vec![Out::Str("LDU")])
-            .int("data_processing_options_country", Some(0))
-            .int("data_processing_options_state", Some(0));
+        s.strs("data_processing_options", ["LDU"]);
+        s.int("data_processing_options_country", Some(0));
+        s.int("data_processing_options_state", Some(0));
     }
-    Ok(out.build())
 }
 
 /// Meta's key for a neutral match-key name, for callers that map keys themselves.
@@ -202,6 +216,25 @@ mod tests {
             "empty values are stripped"
         );
         assert!(ev.get("data_processing_options").is_none());
+    }
+
+    #[test]
+    fn bytes_are_the_payload_as_json() {
+        let mut ldu = purchase();
+        ldu["limited_data_use"] = json!(true);
+        ldu["custom"]["status"] = json!({"a": [1, null]});
+        ldu["custom"]["extra \"key\""] = json!("x\ny");
+        ldu["user"]["ph"] = json!(["+33 6 12 34 56 78", hash_value("x")]);
+        let events = [purchase(), ldu];
+        let bytes = encode_meta_payload(&events, Some("T1"), &opts()).unwrap_or_default();
+        let tree = build_meta_payload(&events, Some("T1"), &opts()).unwrap_or_default();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&bytes).ok(),
+            Some(tree.clone())
+        );
+        let parsed = parse_events(&events, &opts()).unwrap_or_default();
+        let tree_bytes = meta_body(&parsed, Some("T1")).map(|t| t.to_json_bytes());
+        assert_eq!(Ok(bytes), tree_bytes, "byte for byte, key order included");
     }
 
     #[test]

@@ -199,116 +199,373 @@ static ESCAPE: [u8; 256] = {
     table
 };
 
-/// Appends `s` as a JSON string: runs of bytes that need no escape are copied whole.
+/// Whether any of the 8 bytes of `word` is a control character, `"` or `\\` (exact for "any":
+/// the classic has-less-than / has-zero-byte tests).
+#[inline]
+fn word_needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    (control | (quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash))
+        & HIGH
+        != 0
+}
+
+/// Appends `s` as a JSON string. Eight bytes are checked at a time; runs that need no escape
+/// are copied whole.
 fn write_json_str(buf: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     buf.reserve(bytes.len() + 2);
     buf.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape = ESCAPE[usize::from(b)];
-        if escape == 0 {
-            continue;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if !word_needs_escape(u64::from_le_bytes(word)) {
+                i += 8;
+                continue;
+            }
         }
-        buf.extend_from_slice(&bytes[start..i]);
-        if escape == b'u' {
-            buf.extend_from_slice(b"\\u00");
-            buf.push(HEX[usize::from(b >> 4)]);
-            buf.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            buf.push(b'\\');
-            buf.push(escape);
+        // A word with something to escape, or the tail: byte by byte up to the next word.
+        let end = (i + 8).min(bytes.len());
+        while i < end {
+            let b = bytes[i];
+            let escape = ESCAPE[usize::from(b)];
+            if escape != 0 {
+                buf.extend_from_slice(&bytes[start..i]);
+                if escape == b'u' {
+                    buf.extend_from_slice(b"\\u00");
+                    buf.push(HEX[usize::from(b >> 4)]);
+                    buf.push(HEX[usize::from(b & 0xf)]);
+                } else {
+                    buf.push(b'\\');
+                    buf.push(escape);
+                }
+                start = i + 1;
+            }
+            i += 1;
         }
-        start = i + 1;
     }
     buf.extend_from_slice(&bytes[start..]);
     buf.push(b'"');
 }
 
-/// Builds an object that never holds an empty value, without a stripping pass afterwards.
-#[derive(Debug, Default)]
-pub struct Obj<'a>(Vec<(Key<'a>, Out<'a>)>);
+/// A match-key value as a platform sends it: a plain normalised value to hash, or a digest the
+/// caller made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashed<'a> {
+    Plain(&'a str),
+    Given(&'a str),
+}
 
-impl<'a> Obj<'a> {
-    pub fn new() -> Self {
-        Self(Vec::new())
-    }
-
-    pub fn with_capacity(n: usize) -> Self {
-        Self(Vec::with_capacity(n))
-    }
-
-    pub fn str(&mut self, key: &'static str, value: Option<&'a str>) -> &mut Self {
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            self.0.push((Key::Static(key), Out::Str(v)));
-        }
-        self
-    }
-
-    pub fn num(&mut self, key: &'static str, value: Option<&'a Number>) -> &mut Self {
-        if let Some(v) = value {
-            self.0.push((Key::Static(key), Out::Num(v)));
-        }
-        self
-    }
-
-    pub fn int(&mut self, key: &'static str, value: Option<i64>) -> &mut Self {
-        if let Some(v) = value {
-            self.0.push((Key::Static(key), Out::Int(v)));
-        }
-        self
-    }
-
-    pub fn bool(&mut self, key: &'static str, value: Option<bool>) -> &mut Self {
-        if let Some(v) = value {
-            self.0.push((Key::Static(key), Out::Bool(v)));
-        }
-        self
-    }
-
-    /// A caller-given value (custom extras, status), stripped of empty parts; a key the builder
-    /// already set wins.
-    pub fn value(&mut self, key: Key<'a>, value: Option<&Value>) -> &mut Self {
-        if let Some(v) = value {
-            if self.0.iter().any(|(k, _)| k.as_str() == key.as_str()) {
-                return self;
+impl Hashed<'_> {
+    /// The digest's 64 lowercase hex bytes (a given digest passes through lowercased).
+    pub fn digest(self) -> [u8; 64] {
+        let text = match self {
+            Hashed::Plain(v) if !crate::normalize::is_sha256_hex(v) => {
+                return crate::normalize::sha256_hex(v)
             }
+            Hashed::Plain(v) | Hashed::Given(v) => v,
+        };
+        let mut out = [b'0'; 64];
+        for (o, b) in out.iter_mut().zip(text.bytes()) {
+            *o = b.to_ascii_lowercase();
+        }
+        out
+    }
+}
+
+/// Where a builder writes a payload. The builders are written once against this trait and run
+/// against a [`Tree`] (the payload as [`Out`], for Python dicts and `serde_json::Value`) or a
+/// [`JsonWriter`] (the request body's bytes, written straight into one buffer). Every method
+/// skips an absent or empty value, and an object or list that ends up empty, so payloads never
+/// carry empty values and no stripping pass is needed.
+pub trait Sink<'a> {
+    fn str(&mut self, key: &'static str, value: Option<&'a str>);
+    fn num(&mut self, key: &'static str, value: Option<&'a Number>);
+    fn int(&mut self, key: &'static str, value: Option<i64>);
+    fn bool(&mut self, key: &'static str, value: Option<bool>);
+    /// A list of strings.
+    fn strs<I: IntoIterator<Item = &'a str>>(&mut self, key: &'static str, items: I);
+    /// A list of SHA-256 digests.
+    fn digests<I: IntoIterator<Item = Hashed<'a>>>(&mut self, key: &'static str, items: I);
+    /// A nested object, filled by `fill`; left out when it stays empty (unless `keep_empty`).
+    fn obj<F: FnOnce(&mut Self)>(&mut self, key: &'static str, keep_empty: bool, fill: F);
+    /// A list of objects, one per item, each filled by `fill`.
+    fn objs<T: 'a, F: FnMut(&mut Self, &'a T)>(
+        &mut self,
+        key: &'static str,
+        items: &'a [T],
+        fill: F,
+    );
+    /// A caller-given value passed through, stripped of its empty parts.
+    fn value(&mut self, key: Key<'a>, value: Option<&'a Value>);
+}
+
+/// A [`Sink`] that builds the payload as an [`Out`] tree.
+#[derive(Debug, Default)]
+pub struct Tree<'a> {
+    entries: Vec<(Key<'a>, Out<'a>)>,
+}
+
+impl<'a> Tree<'a> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The object built so far.
+    pub fn finish(self) -> Out<'a> {
+        Out::Obj(self.entries)
+    }
+
+    fn push(&mut self, key: &'static str, value: Out<'a>) {
+        self.entries.push((Key::Static(key), value));
+    }
+
+    /// Runs `fill` on a fresh object and returns its entries.
+    fn child<F: FnOnce(&mut Self)>(&mut self, fill: F) -> Vec<(Key<'a>, Out<'a>)> {
+        let outer = std::mem::take(&mut self.entries);
+        fill(self);
+        std::mem::replace(&mut self.entries, outer)
+    }
+}
+
+impl<'a> Sink<'a> for Tree<'a> {
+    fn str(&mut self, key: &'static str, value: Option<&'a str>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.push(key, Out::Str(v));
+        }
+    }
+
+    fn num(&mut self, key: &'static str, value: Option<&'a Number>) {
+        if let Some(v) = value {
+            self.push(key, Out::Num(v));
+        }
+    }
+
+    fn int(&mut self, key: &'static str, value: Option<i64>) {
+        if let Some(v) = value {
+            self.push(key, Out::Int(v));
+        }
+    }
+
+    fn bool(&mut self, key: &'static str, value: Option<bool>) {
+        if let Some(v) = value {
+            self.push(key, Out::Bool(v));
+        }
+    }
+
+    fn strs<I: IntoIterator<Item = &'a str>>(&mut self, key: &'static str, items: I) {
+        let items: Vec<Out<'a>> = items
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(Out::Str)
+            .collect();
+        if !items.is_empty() {
+            self.push(key, Out::List(items));
+        }
+    }
+
+    fn digests<I: IntoIterator<Item = Hashed<'a>>>(&mut self, key: &'static str, items: I) {
+        let items: Vec<Out<'a>> = items.into_iter().map(|h| Out::Digest(h.digest())).collect();
+        if !items.is_empty() {
+            self.push(key, Out::List(items));
+        }
+    }
+
+    fn obj<F: FnOnce(&mut Self)>(&mut self, key: &'static str, keep_empty: bool, fill: F) {
+        let entries = self.child(fill);
+        if keep_empty || !entries.is_empty() {
+            self.push(key, Out::Obj(entries));
+        }
+    }
+
+    fn objs<T: 'a, F: FnMut(&mut Self, &'a T)>(
+        &mut self,
+        key: &'static str,
+        items: &'a [T],
+        mut fill: F,
+    ) {
+        if items.is_empty() {
+            return;
+        }
+        let list = items
+            .iter()
+            .map(|item| Out::Obj(self.child(|s| fill(s, item))))
+            .collect();
+        self.push(key, Out::List(list));
+    }
+
+    fn value(&mut self, key: Key<'a>, value: Option<&'a Value>) {
+        if let Some(v) = value {
             let mut v = v.clone();
             strip_empty(&mut v);
             if !is_empty(&v) {
-                self.0.push((key, Out::Json(v)));
+                self.entries.push((key, Out::Json(v)));
             }
         }
-        self
+    }
+}
+
+/// A [`Sink`] that writes the payload as compact JSON into a buffer: the same bytes as
+/// [`Out::to_json_bytes`] on the [`Tree`] of the same payload, without building the tree. An
+/// object or list that stays empty is cut back out of the buffer.
+#[derive(Debug)]
+pub struct JsonWriter<'b> {
+    buf: &'b mut Vec<u8>,
+    /// Whether the object being written has no entry yet.
+    first: bool,
+}
+
+impl<'b> JsonWriter<'b> {
+    /// Starts an object in `buf` (appended to what it holds).
+    pub fn new(buf: &'b mut Vec<u8>) -> Self {
+        buf.push(b'{');
+        Self { buf, first: true }
     }
 
-    pub fn list(&mut self, key: &'static str, items: Vec<Out<'a>>) -> &mut Self {
-        if !items.is_empty() {
-            self.0.push((Key::Static(key), Out::List(items)));
+    /// Closes the object.
+    pub fn finish(self) {
+        self.buf.push(b'}');
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.buf.push(b',');
         }
-        self
+        self.first = false;
+        write_json_str(self.buf, key);
+        self.buf.push(b':');
     }
 
-    pub fn obj(&mut self, key: &'static str, value: Obj<'a>) -> &mut Self {
-        if !value.0.is_empty() {
-            self.0.push((Key::Static(key), Out::Obj(value.0)));
+    /// Writes `key` and a container opened with `open`, runs `fill`, and closes it with `close`;
+    /// or, when `fill` wrote nothing (it returns false), cuts the key back out.
+    fn container<F: FnOnce(&mut Self) -> bool>(
+        &mut self,
+        key: &str,
+        open: u8,
+        close: u8,
+        keep_empty: bool,
+        fill: F,
+    ) {
+        let mark = self.buf.len();
+        let was_first = self.first;
+        self.key(key);
+        self.buf.push(open);
+        let wrote = fill(self);
+        if wrote || keep_empty {
+            self.buf.push(close);
+            self.first = false;
+        } else {
+            self.buf.truncate(mark);
+            self.first = was_first;
         }
-        self
+    }
+}
+
+impl<'a> Sink<'a> for JsonWriter<'_> {
+    fn str(&mut self, key: &'static str, value: Option<&'a str>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.key(key);
+            write_json_str(self.buf, v);
+        }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    fn num(&mut self, key: &'static str, value: Option<&'a Number>) {
+        if let Some(v) = value {
+            self.key(key);
+            Out::Num(v).write_json(self.buf);
+        }
     }
 
-    /// Inserts as is, empty or not.
-    pub fn raw(&mut self, key: &'static str, value: Out<'a>) -> &mut Self {
-        self.0.push((Key::Static(key), value));
-        self
+    fn int(&mut self, key: &'static str, value: Option<i64>) {
+        if let Some(v) = value {
+            self.key(key);
+            self.buf
+                .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        }
     }
 
-    pub fn build(self) -> Out<'a> {
-        Out::Obj(self.0)
+    fn bool(&mut self, key: &'static str, value: Option<bool>) {
+        if let Some(v) = value {
+            self.key(key);
+            self.buf
+                .extend_from_slice(if v { b"true" } else { b"false" });
+        }
+    }
+
+    fn strs<I: IntoIterator<Item = &'a str>>(&mut self, key: &'static str, items: I) {
+        self.container(key, b'[', b']', false, |w| {
+            let mut n = 0;
+            for s in items.into_iter().filter(|s| !s.is_empty()) {
+                if n > 0 {
+                    w.buf.push(b',');
+                }
+                write_json_str(w.buf, s);
+                n += 1;
+            }
+            n > 0
+        });
+    }
+
+    fn digests<I: IntoIterator<Item = Hashed<'a>>>(&mut self, key: &'static str, items: I) {
+        self.container(key, b'[', b']', false, |w| {
+            let mut n = 0;
+            for h in items {
+                if n > 0 {
+                    w.buf.push(b',');
+                }
+                w.buf.push(b'"');
+                w.buf.extend_from_slice(&h.digest());
+                w.buf.push(b'"');
+                n += 1;
+            }
+            n > 0
+        });
+    }
+
+    fn obj<F: FnOnce(&mut Self)>(&mut self, key: &'static str, keep_empty: bool, fill: F) {
+        self.container(key, b'{', b'}', keep_empty, |w| {
+            w.first = true;
+            fill(w);
+            !w.first
+        });
+    }
+
+    fn objs<T: 'a, F: FnMut(&mut Self, &'a T)>(
+        &mut self,
+        key: &'static str,
+        items: &'a [T],
+        mut fill: F,
+    ) {
+        self.container(key, b'[', b']', false, |w| {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    w.buf.push(b',');
+                }
+                w.buf.push(b'{');
+                w.first = true;
+                fill(w, item);
+                w.buf.push(b'}');
+            }
+            !items.is_empty()
+        });
+    }
+
+    fn value(&mut self, key: Key<'a>, value: Option<&'a Value>) {
+        if let Some(v) = value {
+            let mut v = v.clone();
+            strip_empty(&mut v);
+            if !is_empty(&v) {
+                self.key(key.as_str());
+                Out::Json(v).write_json(self.buf);
+            }
+        }
     }
 }
 
@@ -317,69 +574,89 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn obj_skips_empty_values_and_keeps_order() {
-        let n = Number::from(3);
-        let mut o = Obj::new();
-        o.str("b", Some("x"))
-            .str("empty", Some(""))
-            .str("none", None)
-            .num("a", Some(&n))
-            .list("list", vec![])
-            .obj("inner", Obj::new())
-            .value(Key::Dyn("extra"), Some(&json!({"k": [null, ""]})))
-            .value(
-                Key::Dyn("b"),
-                Some(&json!("ignored: the builder's key wins")),
-            )
-            .value(Key::Static("kept"), Some(&json!({"k": [null, "v"]})));
-        let out = o.build();
-        let json = serde_json::to_string(&out).unwrap();
-        assert_eq!(json, r#"{"b":"x","a":3,"kept":{"k":["v"]}}"#);
-        assert_eq!(
-            out.into_value(),
-            json!({"a": 3, "b": "x", "kept": {"k": ["v"]}})
+    const GIVEN: &str = "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB";
+
+    /// One payload written through a sink: every kind of entry, empty ones included.
+    fn sample<'a, S: Sink<'a>>(s: &mut S, n: &'a Number, big: &'a Number, extra: &'a Value) {
+        s.str("b", Some("x"));
+        s.str("empty", Some(""));
+        s.str("none", None);
+        s.num("a", Some(n));
+        s.num("big", Some(big));
+        s.int("neg", Some(i64::MIN));
+        s.bool("yes", Some(true));
+        s.str(
+            "escapes",
+            Some("q\"b\\s/\u{8}\u{c}\n\r\t\u{1}\u{1f}\u{7f}é€😀"),
         );
+        s.strs("list", ["", "x\"y", "z"]);
+        s.strs("empty_list", [""]);
+        s.digests("digests", [Hashed::Plain("a@b.co"), Hashed::Given(GIVEN)]);
+        s.digests("no_digests", []);
+        s.obj("inner_empty", false, |i| i.str("gone", None));
+        s.obj("kept_empty", true, |i| i.str("gone", None));
+        s.obj("inner", false, |i| {
+            i.int("k", Some(1));
+            i.obj("deeper_empty", false, |_| {});
+        });
+        s.objs("items", &[1i64, 2], |i, v| i.int("v", Some(*v)));
+        s.objs::<i64, _>("no_items", &[], |_, _| {});
+        s.value(Key::Dyn("extra"), Some(extra));
+        s.value(Key::Dyn("empty_extra"), Some(&Value::Null));
     }
 
     #[test]
-    fn json_writer_matches_serde_json_byte_for_byte() {
+    fn both_sinks_write_the_same_payload_and_skip_empty_values() {
         let n = Number::from_f64(19.9).unwrap_or_else(|| Number::from(0));
         let big = Number::from(u64::MAX);
-        let mut d = [b'a'; 64];
-        d[0] = b'0';
-        let mut o = Obj::new();
-        o.str("plain", Some("abc"))
-            .str(
-                "escapes",
-                Some("q\"b\\s/\u{8}\u{c}\n\r\t\u{1}\u{1f}\u{7f}é€😀"),
-            )
-            .num("float", Some(&n))
-            .num("big", Some(&big))
-            .int("neg", Some(i64::MIN))
-            .bool("yes", Some(true))
-            .raw("digest", Out::Digest(d))
-            .list(
-                "list",
-                vec![Out::Int(0), Out::Bool(false), Out::String("x\"y".into())],
-            )
-            .raw("empty_obj", Out::Obj(Vec::new()))
-            .raw("empty_list", Out::List(Vec::new()))
-            .value(
-                Key::Dyn("dyn\"key"),
-                Some(&json!({"n": [1.5, -2, "\u{0}"], "t": true})),
-            );
-        let out = o.build();
-        let expected = serde_json::to_vec(&out).unwrap_or_default();
+        let extra = json!({"n": [1.5, -2, "\u{0}", null, ""], "t": true, "e": {}});
+        let mut tree = Tree::new();
+        sample(&mut tree, &n, &big, &extra);
+        let tree = tree.finish();
+        let mut buf = Vec::new();
+        let mut w = JsonWriter::new(&mut buf);
+        sample(&mut w, &n, &big, &extra);
+        w.finish();
+        let serde = serde_json::to_vec(&tree).unwrap_or_default();
         assert_eq!(
-            String::from_utf8_lossy(&out.to_json_bytes()),
-            String::from_utf8_lossy(&expected)
+            String::from_utf8_lossy(&buf),
+            String::from_utf8_lossy(&serde)
+        );
+        assert_eq!(tree.to_json_bytes(), serde);
+        let value = tree.into_value();
+        assert_eq!(value["b"], "x");
+        assert_eq!(value["list"], json!(["x\"y", "z"]));
+        assert_eq!(value["digests"][0], crate::normalize::hash_value("a@b.co"));
+        assert_eq!(value["digests"][1], "ab".repeat(32));
+        assert_eq!(value["kept_empty"], json!({}));
+        assert_eq!(value["inner"], json!({"k": 1}));
+        assert_eq!(value["items"], json!([{"v": 1}, {"v": 2}]));
+        assert_eq!(value["extra"], json!({"n": [1.5, -2, "\u{0}"], "t": true}));
+        for gone in [
+            "empty",
+            "none",
+            "empty_list",
+            "no_digests",
+            "inner_empty",
+            "no_items",
+            "empty_extra",
+        ] {
+            assert!(value.get(gone).is_none(), "{gone} must be left out");
+        }
+        let keys: Vec<&String> = value
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert!(!keys.is_empty());
+        assert!(
+            String::from_utf8_lossy(&buf).starts_with(r#"{"b":"x","a":19.9,"#),
+            "keys stay in the order they were written"
         );
     }
 
     proptest::proptest! {
         #[test]
-        fn any_string_is_written_as_serde_json_writes_it(s in "\\PC*|[\\x00-\\x7f]*") {
+        fn any_string_is_written_as_serde_json_writes_it(s in "\\PC*|[\\x00-\\x7f]*|([a-z]{0,9}[\"\\\\\\x00-\\x1f]){0,6}[a-z]{0,9}") {
             let out = Out::List(vec![Out::Str(&s), Out::String(s.clone())]);
             proptest::prop_assert_eq!(out.to_json_bytes(), serde_json::to_vec(&out).unwrap_or_default());
         }

@@ -11,7 +11,7 @@ use crate::sender::{self, AccessToken, Outcome, RequestLog, SenderConfig};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Number, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -455,6 +455,77 @@ fn build_tiktok_payload(
     out_to_py(py, &body)
 }
 
+/// Batches at least this large are built with the GIL released (a thread switch costs more
+/// than building a few events).
+const RELEASE_GIL_FROM_EVENTS: usize = 64;
+
+thread_local! {
+    /// The last body's buffer, kept so the next one is written into memory already mapped.
+    static BODY_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Parses, builds and writes a payload into this thread's reusable buffer, then copies it into
+/// a `bytes` object.
+fn encode_with<'py, F>(
+    py: Python<'py>,
+    events: &Bound<'_, PyAny>,
+    strict: bool,
+    build: F,
+) -> PyResult<Bound<'py, PyBytes>>
+where
+    F: Fn(&[crate::event::Event], &mut Vec<u8>) -> Result<(), ValidationError> + Send + Sync,
+{
+    let inputs = events_arg(events)?;
+    let opts = options(strict);
+    let write = || -> Result<Vec<u8>, ValidationError> {
+        let parsed = parse_inputs(&inputs, &opts)?;
+        let mut buf = BODY_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        buf.clear();
+        build(&parsed, &mut buf)?;
+        Ok(buf)
+    };
+    let buf = if inputs.len() >= RELEASE_GIL_FROM_EVENTS {
+        py.detach(write)
+    } else {
+        write()
+    }
+    .map_err(|e| validation_error(py, &e))?;
+    let bytes = PyBytes::new(py, &buf);
+    BODY_BUFFER.with(|b| *b.borrow_mut() = buf);
+    Ok(bytes)
+}
+
+/// The exact bytes `MetaSender` posts (less the `access_token` it adds): equal as JSON to
+/// `build_meta_payload`.
+#[pyfunction]
+#[pyo3(signature = (events, *, test_event_code=None, strict=false))]
+fn encode_meta_payload<'py>(
+    py: Python<'py>,
+    events: &Bound<'_, PyAny>,
+    test_event_code: Option<&str>,
+    strict: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    encode_with(py, events, strict, |parsed, buf| {
+        crate::meta::meta_body(parsed, test_event_code).map(|body| body.write_json(buf))
+    })
+}
+
+/// The exact bytes `TikTokSender` posts: equal as JSON to `build_tiktok_payload`.
+#[pyfunction]
+#[pyo3(signature = (events, *, pixel_code, test_event_code=None, strict=false))]
+fn encode_tiktok_payload<'py>(
+    py: Python<'py>,
+    events: &Bound<'_, PyAny>,
+    pixel_code: &str,
+    test_event_code: Option<&str>,
+    strict: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    encode_with(py, events, strict, |parsed, buf| {
+        crate::tiktok::tiktok_body(parsed, pixel_code, test_event_code)
+            .map(|body| body.write_json(buf))
+    })
+}
+
 /// One line per HTTP attempt through Python's `logging` (logger `convapi`): no token, no PII.
 fn log_request(entry: &RequestLog) {
     Python::attach(|py| {
@@ -766,6 +837,8 @@ fn _convapi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tiktok_event_name, m)?)?;
     m.add_function(wrap_pyfunction!(build_meta_payload, m)?)?;
     m.add_function(wrap_pyfunction!(build_tiktok_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_meta_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_tiktok_payload, m)?)?;
     m.add_class::<MetaSender>()?;
     m.add_class::<TikTokSender>()?;
     m.add_class::<SendResult>()?;

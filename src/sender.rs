@@ -13,9 +13,8 @@
 use crate::error::{SendError, ValidationError};
 use crate::event::{parse_inputs, BuildOptions, Event};
 use crate::input::Input;
-use crate::meta::meta_body;
-use crate::out::Out;
-use crate::tiktok::tiktok_body;
+use crate::meta::encode_meta_body;
+use crate::tiktok::write_tiktok_body;
 use once_cell::sync::Lazy;
 use serde_json::{Map, Value};
 use std::cell::Cell;
@@ -371,7 +370,10 @@ impl MetaSender {
         opts: &BuildOptions,
     ) -> Result<SendResult, SendError> {
         let bodies = build_chunks(events, opts, |chunk| {
-            meta_body(chunk, test_event_code).and_then(|out| serialise_body(&out, chunk.len()))
+            Ok(Body {
+                json: encode_meta_body(chunk, test_event_code)?,
+                events: chunk.len(),
+            })
         })?;
         self.engine().send_bodies(bodies)
     }
@@ -471,8 +473,12 @@ impl TikTokSender {
         opts: &BuildOptions,
     ) -> Result<SendResult, SendError> {
         let bodies = build_chunks(events, opts, |chunk| {
-            tiktok_body(chunk, &self.pixel_code, test_event_code)
-                .and_then(|out| serialise_body(&out, chunk.len()))
+            let mut json = Vec::with_capacity(64 + chunk.len() * 1024);
+            write_tiktok_body(chunk, &self.pixel_code, test_event_code, &mut json)?;
+            Ok(Body {
+                json,
+                events: chunk.len(),
+            })
         })?;
         self.engine().send_bodies(bodies)
     }
@@ -595,18 +601,6 @@ fn normalize_base_url(raw: &str) -> Result<String, ValidationError> {
 struct Body {
     json: Vec<u8>,
     events: usize,
-}
-
-/// A built payload's bytes and its number of events.
-fn serialise_body(out: &Out<'_>, fallback_events: usize) -> Result<Body, ValidationError> {
-    let events = match out.get("data") {
-        Some(Out::List(items)) => items.len(),
-        _ => fallback_events,
-    };
-    Ok(Body {
-        json: to_json(out)?,
-        events,
-    })
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ValidationError> {

@@ -3,7 +3,7 @@
 use crate::error::ValidationError;
 use crate::event::{canonical_event_name, parse_events, BuildOptions, Event, MatchKey};
 use crate::normalize::Field;
-use crate::out::{Key, Obj, Out};
+use crate::out::{JsonWriter, Key, Out, Sink, Tree};
 use serde_json::Value;
 
 /// Meta-style (and legacy TikTok) names whose current TikTok name differs. Every other standard
@@ -39,6 +39,21 @@ pub fn build_tiktok_payload(
     Ok(tiktok_body(&parsed, pixel_code, test_event_code)?.into_value())
 }
 
+/// The exact bytes `TikTokSender` posts for `events` (the token goes in a header): equal as
+/// JSON to [`build_tiktok_payload`], written once, with no JSON value in between.
+pub fn encode_tiktok_payload(
+    events: &[Value],
+    pixel_code: &str,
+    test_event_code: Option<&str>,
+    opts: &BuildOptions,
+) -> Result<Vec<u8>, ValidationError> {
+    check_pixel_code(pixel_code)?;
+    let parsed = parse_events(events, opts)?;
+    let mut buf = Vec::with_capacity(64 + parsed.len() * 1024);
+    write_tiktok_body(&parsed, pixel_code, test_event_code, &mut buf)?;
+    Ok(buf)
+}
+
 fn check_pixel_code(pixel_code: &str) -> Result<(), ValidationError> {
     if pixel_code.trim().is_empty() {
         return Err(ValidationError::new("pixel_code", "is required"));
@@ -46,99 +61,113 @@ fn check_pixel_code(pixel_code: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// The body for parsed events, as a payload tree (serialised by the senders, converted to a
-/// dict by the bindings).
+/// The body for parsed events, as a payload tree (converted to a dict by the bindings).
 pub fn tiktok_body<'a>(
     events: &'a [Event],
     pixel_code: &'a str,
     test_event_code: Option<&'a str>,
 ) -> Result<Out<'a>, ValidationError> {
-    check_pixel_code(pixel_code)?;
-    let mut data = Vec::with_capacity(events.len());
-    for (i, event) in events.iter().enumerate() {
-        data.push(tiktok_event(event).map_err(|e| e.within(&format!("events[{i}]")))?);
-    }
-    let mut body = Obj::with_capacity(4);
-    body.str("event_source", Some("web"))
-        .str("event_source_id", Some(pixel_code.trim()))
-        .str("test_event_code", test_event_code.map(str::trim))
-        .raw("data", Out::List(data));
-    Ok(body.build())
+    check(events, pixel_code)?;
+    let mut tree = Tree::new();
+    tiktok_body_into(&mut tree, events, pixel_code, test_event_code);
+    Ok(tree.finish())
 }
 
-/// One event of TikTok's `data[]`.
-pub fn tiktok_event(event: &Event) -> Result<Out<'_>, ValidationError> {
-    if event.event_source_url.is_none() {
-        return Err(ValidationError::new(
-            "event_source_url",
-            "is required by TikTok for web events (page.url)",
-        ));
+/// The request body's bytes for parsed events, into `buf` (appended).
+pub fn write_tiktok_body(
+    events: &[Event],
+    pixel_code: &str,
+    test_event_code: Option<&str>,
+    buf: &mut Vec<u8>,
+) -> Result<(), ValidationError> {
+    check(events, pixel_code)?;
+    let mut w = JsonWriter::new(buf);
+    tiktok_body_into(&mut w, events, pixel_code, test_event_code);
+    w.finish();
+    Ok(())
+}
+
+fn check(events: &[Event], pixel_code: &str) -> Result<(), ValidationError> {
+    check_pixel_code(pixel_code)?;
+    for (i, event) in events.iter().enumerate() {
+        if event.event_source_url.is_none() {
+            return Err(ValidationError::new(
+                "event_source_url",
+                "is required by TikTok for web events (page.url)",
+            )
+            .within(&format!("events[{i}]")));
+        }
     }
-    let hashes = |field: Field| -> Vec<Out<'_>> {
+    Ok(())
+}
+
+fn tiktok_body_into<'a, S: Sink<'a>>(
+    sink: &mut S,
+    events: &'a [Event],
+    pixel_code: &'a str,
+    test_event_code: Option<&'a str>,
+) {
+    sink.str("event_source", Some("web"));
+    sink.str("event_source_id", Some(pixel_code.trim()));
+    sink.str("test_event_code", test_event_code.map(str::trim));
+    sink.objs("data", events, |s, event| tiktok_event(s, event));
+}
+
+/// One event of TikTok's `data[]` (already checked).
+fn tiktok_event<'a, S: Sink<'a>>(s: &mut S, event: &'a Event) {
+    let hashes = |field: Field| {
         event
             .key(field)
-            .map(|keys| keys.iter().map(MatchKey::tiktok_out).collect())
             .unwrap_or_default()
+            .iter()
+            .map(MatchKey::hashed)
     };
-    let mut user = Obj::with_capacity(8);
-    user.list("email", hashes(Field::Email))
-        .list("phone", hashes(Field::Phone))
-        .list("external_id", hashes(Field::ExternalId))
-        .str("ip", event.client_ip_address.as_deref())
-        .str("user_agent", event.client_user_agent.as_deref())
-        .str("ttclid", event.ttclid.as_deref())
-        .str("ttp", event.ttp.as_deref())
-        .str("locale", event.locale.as_deref());
-    let contents: Vec<Out<'_>> = event
-        .contents
-        .iter()
-        .map(|c| {
-            let mut item = Obj::with_capacity(6);
-            item.str("content_id", Some(&c.id))
-                .str("content_name", c.title.as_deref())
-                .str("content_category", c.category.as_deref())
-                .num("price", c.item_price.as_ref())
-                .num("quantity", c.quantity.as_ref())
-                .str("brand", c.brand.as_deref());
-            item.build()
-        })
-        .collect();
+    s.str("event", Some(tiktok_event_name(&event.event_name)));
+    s.int("event_time", Some(event.event_time));
+    // TikTok rejects a numeric event_id (40002): always a string.
+    s.str("event_id", event.event_id.as_deref());
+    s.obj("user", false, |u| {
+        u.digests("email", hashes(Field::Email));
+        u.digests("phone", hashes(Field::Phone));
+        u.digests("external_id", hashes(Field::ExternalId));
+        u.str("ip", event.client_ip_address.as_deref());
+        u.str("user_agent", event.client_user_agent.as_deref());
+        u.str("ttclid", event.ttclid.as_deref());
+        u.str("ttp", event.ttp.as_deref());
+        u.str("locale", event.locale.as_deref());
+    });
     // TikTok warns when content_type comes without contents.
     let content_type = (!event.contents.is_empty() || !event.content_ids.is_empty())
         .then(|| event.content_type.as_deref().unwrap_or("product"));
-    let mut properties = Obj::with_capacity(12);
-    properties
-        .list("contents", contents)
-        .list(
-            "content_ids",
-            event.content_ids.iter().map(|id| Out::Str(id)).collect(),
-        )
-        .str("content_type", content_type)
-        .str("content_name", event.content_name.as_deref())
-        .str("content_category", event.content_category.as_deref())
-        .str("currency", event.currency.as_deref())
-        .num("value", event.value.as_ref())
-        .int("num_items", event.num_items)
-        .str("order_id", event.order_id.as_deref())
-        .str("search_string", event.search_string.as_deref());
-    for (k, v) in &event.extra_custom {
-        properties.value(Key::Dyn(k), Some(v));
-    }
-    let mut page = Obj::with_capacity(2);
-    page.str("url", event.event_source_url.as_deref())
-        .str("referrer", event.referrer_url.as_deref());
-    let mut out = Obj::with_capacity(7);
-    out.str("event", Some(tiktok_event_name(&event.event_name)))
-        .int("event_time", Some(event.event_time))
-        // TikTok rejects a numeric event_id (40002): always a string.
-        .str("event_id", event.event_id.as_deref())
-        .obj("user", user)
-        .obj("properties", properties)
-        .obj("page", page);
+    s.obj("properties", false, |p| {
+        p.objs("contents", &event.contents, |item, c| {
+            item.str("content_id", Some(&c.id));
+            item.str("content_name", c.title.as_deref());
+            item.str("content_category", c.category.as_deref());
+            item.num("price", c.item_price.as_ref());
+            item.num("quantity", c.quantity.as_ref());
+            item.str("brand", c.brand.as_deref());
+        });
+        p.strs("content_ids", event.content_ids.iter().map(String::as_str));
+        p.str("content_type", content_type);
+        p.str("content_name", event.content_name.as_deref());
+        p.str("content_category", event.content_category.as_deref());
+        p.str("currency", event.currency.as_deref());
+        p.num("value", event.value.as_ref());
+        p.int("num_items", event.num_items);
+        p.str("order_id", event.order_id.as_deref());
+        p.str("search_string", event.search_string.as_deref());
+        for (k, v) in &event.extra_custom {
+            p.value(Key::Dyn(k), Some(v));
+        }
+    });
+    s.obj("page", false, |p| {
+        p.str("url", event.event_source_url.as_deref());
+        p.str("referrer", event.referrer_url.as_deref());
+    });
     if event.limited_data_use {
-        out.bool("limited_data_use", Some(true));
+        s.bool("limited_data_use", Some(true));
     }
-    Ok(out.build())
 }
 
 #[cfg(test)]
@@ -223,6 +252,31 @@ mod tests {
         );
         assert_eq!(d["limited_data_use"], true);
         assert_eq!(hash_value("+12133734253"), d["user"]["phone"][0]);
+    }
+
+    #[test]
+    fn bytes_are_the_payload_as_json() {
+        let ev = json!({
+            "event_name": "Purchase", "event_id": 7, "event_time": NOW - 5,
+            "event_source_url": "https://shop.example.com/c", "limited_data_use": true,
+            "user": {"email": "A@b.co", "phone": ["+1 213 373 4253", "06 12 34 56 78"], "country": "FR",
+                     "external_id": "u1", "client_ip_address": "203.0.113.7", "ttp": "t"},
+            "custom": {"value": 2.5, "currency": "eur", "content_ids": ["A", ""],
+                       "contents": [{"id": "A", "quantity": 1, "price": 2.5}], "note": {"x": [1, ""]}},
+        });
+        let events = [
+            ev.clone(),
+            json!({"event_name": "PageView", "event_source_url": "https://x.example/"}),
+        ];
+        let bytes = encode_tiktok_payload(&events, "CPX", None, &opts()).unwrap_or_default();
+        let tree = build_tiktok_payload(&events, "CPX", None, &opts()).unwrap_or_default();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&bytes).ok(),
+            Some(tree.clone())
+        );
+        let parsed = parse_events(&events, &opts()).unwrap_or_default();
+        let tree_bytes = tiktok_body(&parsed, "CPX", None).map(|t| t.to_json_bytes());
+        assert_eq!(Ok(bytes), tree_bytes, "byte for byte, key order included");
     }
 
     #[test]

@@ -59,6 +59,22 @@ def build_tiktok_payload(
 ) -> dict[str, Any]:
     """The JSON body of TikTok's ``POST /open_api/v1.3/event/track/``."""
 
+def encode_meta_payload(
+    events: Events, *, test_event_code: str | None = None, strict: bool = False
+) -> bytes:
+    """The exact request body ``MetaSender`` posts, as compact JSON bytes, less the
+    ``access_token`` it adds; equal as JSON to ``build_meta_payload``."""
+
+def encode_tiktok_payload(
+    events: Events,
+    *,
+    pixel_code: str,
+    test_event_code: str | None = None,
+    strict: bool = False,
+) -> bytes:
+    """The exact request body ``TikTokSender`` posts, as compact JSON bytes; equal as JSON to
+    ``build_tiktok_payload``."""
+
 class SendResult:
     """The outcome of a successful send."""
 
