@@ -18,6 +18,9 @@ pub mod tiktok;
 #[cfg(feature = "python")]
 mod python;
 
+#[cfg(test)]
+mod proptests;
+
 pub use error::{SendError, ValidationError};
 pub use event::BuildOptions;
 pub use meta::build_meta_payload;
