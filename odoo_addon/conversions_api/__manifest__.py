@@ -15,6 +15,7 @@
         'data/conversions_api_event_type_data.xml',
         'data/ir_cron_data.xml',
         'views/conversions_api_service_views.xml',
+        'views/conversions_api_event_attempt_views.xml',
         'views/conversions_api_event_views.xml',
         'views/res_config_settings_views.xml',
         'views/conversions_api_menus.xml',

@@ -27,6 +27,8 @@ DEFAULT_SENDER_TIMEOUT = 10.0
 DEFAULT_SENDER_MAX_RETRIES = 1
 # Attempts (flushes) before a transient failure becomes final.
 DEFAULT_MAX_ATTEMPTS = 6
+# Lines of delivery history kept per outbox row (conversions.api.event.attempt), the newest.
+MAX_ATTEMPT_HISTORY = 20
 # Backoff between attempts: BACKOFF_BASE_SECONDS * 2 ** (attempts - 1), capped.
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 6 * 3600

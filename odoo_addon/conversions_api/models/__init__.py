@@ -1,6 +1,7 @@
 from . import conversions_api_event_type
 from . import conversions_api_service
 from . import conversions_api_event
+from . import conversions_api_event_attempt
 from . import conversions_api_inbox
 from . import meta_conversions_api
 from . import tiktok_events_api

@@ -99,6 +99,9 @@ class ConversionsApiEvent(models.Model):
     source_model = fields.Char(readonly=True)
     source_res_id = fields.Many2oneReference(model_field='source_model', readonly=True)
     sanitized = fields.Boolean(readonly=True, help='Payload and response removed (retention).')
+    attempt_ids = fields.One2many(
+        'conversions.api.event.attempt', 'conversion_event_id', string='History', readonly=True,
+        help='Each failed attempt, and the success after failures (newest first).')
 
     if hasattr(models, 'Constraint'):  # Odoo 19 ignores _sql_constraints
         _event_unique = models.Constraint(
@@ -547,24 +550,75 @@ class ConversionsApiEvent(models.Model):
             return
         rows._send_with(sender, now)
 
-    def _send_with(self, sender, now):
+    def _send_with(self, sender, now, events=None):
         """One request for these rows; a batch refused for one bad event is split in halves
-        until the bad event is isolated, so it does not take the others down with it."""
+        until the bad event is isolated, so it does not take the others down with it. A stored
+        payload that is no event, and an event convapi fails on unexpectedly (not a
+        ValidationError: it cannot read it at all), fail at once and alone."""
         service = self.service_id
+        if events is None:
+            events, unreadable = self._read_payloads()
+            if unreadable:
+                unreadable._record_failure(None, now, message=_(
+                    'Not sent: the stored payload is not a readable event.'))
+                rows = self - unreadable
+                if rows:
+                    rows._send_with(sender, now, events)
+                return
         try:
-            events = [json.loads(row.payload) for row in self]
             result = sender.send(events, test_event_code=service.test_event_code or None)
         except Exception as error:  # noqa: BLE001 - every failure is recorded on the rows
             if len(self) > 1 and _is_event_level_error(service.platform, error):
                 half = len(self) // 2
-                self[:half]._send_with(sender, now)
-                self[half:]._send_with(sender, now)
+                self[:half]._send_with(sender, now, events[:half])
+                self[half:]._send_with(sender, now, events[half:])
                 return
+            if not _is_convapi_error(error):
+                unbuildable = self._unbuildable(events)
+                if unbuildable and (len(unbuildable) < len(self) or len(self) == 1):
+                    unbuildable._record_failure(error, now, permanent=True)
+                    rows = self - unbuildable
+                    if rows:
+                        rows._send_with(sender, now, [
+                            event for row, event in zip(self, events) if row in rows])
+                    return
             self._record_failure(error, now)
             return
         self._record_success(result, now)
 
+    def _read_payloads(self):
+        """The stored events of these rows, and the rows whose payload is not one."""
+        events, unreadable = [], []
+        for row in self:
+            try:
+                event = json.loads(row.payload)
+            except (TypeError, ValueError):
+                event = None
+            if isinstance(event, dict):
+                events.append(event)
+            else:
+                unreadable.append(row.id)
+        return events, self.browse(unreadable)
+
+    def _unbuildable(self, events):
+        """The rows whose event convapi's builder fails on with an unexpected error, each built
+        alone and offline: why a send failed unexpectedly, when the failure was an event's. A
+        ValidationError is not one (the send names those itself)."""
+        service = self.service_id
+        bad = []
+        for row, event in zip(self, events):
+            try:
+                if service.platform == 'meta':
+                    convapi.build_meta_payload([event])
+                else:
+                    convapi.build_tiktok_payload([event], pixel_code=service.pixel_id or 'pixel')
+            except Exception as error:  # noqa: BLE001 - what the probe is for
+                if not _is_convapi_error(error):
+                    bad.append(row.id)
+        return self.browse(bad)
+
     def _record_success(self, result, now):
+        retried = self.filtered('attempts')
         response = json.dumps(getattr(result, 'response', None) or {}, default=str)
         self._write_grouped({
             'state': 'sent',
@@ -574,24 +628,31 @@ class ConversionsApiEvent(models.Model):
             'trace_id': result.trace_id or False,
             'error': False,
         }, count_attempt=True)
+        retried._log_attempts('sent', now, trace_id=result.trace_id)
         _logger.info('conversions_api: %s %s event(s) sent (service %s)',
                      len(self), self.service_id.platform, self.service_id.id)
 
-    def _record_failure(self, error, now):
-        is_convapi_error = convapi is not None and isinstance(error, convapi.ConvapiError)
-        if is_convapi_error:
+    def _record_failure(self, error, now, permanent=False, message=None):
+        """Record a failed attempt on these rows: retried later with backoff when ``error`` is
+        transient and attempts remain (``conversions_api.max_attempts``), else failed; with
+        ``message`` (and no error) a permanent failure with that reason."""
+        is_convapi_error = _is_convapi_error(error)
+        if message is None and is_convapi_error:
             message = error_message(error)
-        else:
+        elif message is None:
             _logger.exception('conversions_api: unexpected error while sending')
             message = _('Unexpected error: %s', type(error).__name__)
-        retryable = bool(getattr(error, 'retryable', not is_convapi_error))
+        retryable = error is not None and not permanent and bool(
+            getattr(error, 'retryable', not is_convapi_error))
         if convapi is not None and isinstance(error, convapi.ValidationError):
             retryable = False
         sent_count = getattr(error, 'events_sent', 0) or 0
         sent_rows = self[:sent_count] if 0 < sent_count < len(self) else self.browse()
         if sent_rows:
+            retried = sent_rows.filtered('attempts')
             sent_rows._write_grouped({'state': 'sent', 'sent_date': now, 'next_attempt': False,
                                       'error': False}, count_attempt=True)
+            retried._log_attempts('sent', now)
         rows = self - sent_rows
         max_attempts = _to_int(
             self.env['ir.config_parameter'].sudo().get_param(const.PARAM_MAX_ATTEMPTS),
@@ -613,6 +674,7 @@ class ConversionsApiEvent(models.Model):
             else:
                 values.update(state='failed', next_attempt=False)
             same.write(values)
+            same._log_attempts(values['state'], now, message, trace_id)
         _logger.warning('conversions_api: %s %s event(s) not sent (service %s, %s): %s',
                         len(rows), self.service_id.platform, self.service_id.id,
                         'will retry' if retryable else 'permanent', message)
@@ -624,6 +686,13 @@ class ConversionsApiEvent(models.Model):
         for attempts in set(self.mapped('attempts')):
             self.filtered(lambda row, a=attempts: row.attempts == a).write(
                 dict(values, attempts=attempts + 1))
+
+    def _log_attempts(self, outcome, now, error=None, trace_id=None):
+        """One line of history per row for the attempt just recorded (see
+        conversions.api.event.attempt)."""
+        self.env['conversions.api.event.attempt']._log([
+            (row.id, row.attempts, now, outcome, error or None, trace_id or None)
+            for row in self])
 
     # ------------------------------------------------------------------
     # Retention
@@ -760,6 +829,11 @@ def _timestamp(event_time):
             event_time = event_time.replace(tzinfo=timezone.utc)
         return int(event_time.timestamp())
     return int(event_time)
+
+
+def _is_convapi_error(error):
+    """Whether ``error`` is one convapi raises on purpose (validation, API, transport)."""
+    return convapi is not None and isinstance(error, convapi.ConvapiError)
 
 
 def _is_event_level_error(platform, error):

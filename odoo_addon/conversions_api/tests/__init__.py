@@ -5,6 +5,7 @@ from . import (
     test_outbox_transactions,
     test_pixel_endpoint,
     test_pixel_tour,
+    test_poison_rows,
     test_retention,
     test_security,
     test_send_event,
