@@ -124,6 +124,7 @@ impl MatchKey {
         match self {
             MatchKey::Hashed(h) => Hashed::Given(h),
             MatchKey::Plain(v) if field == Field::Phone => Hashed::Plain(v.trim_start_matches('+')),
+            MatchKey::Plain(v) if field.repeats() => Hashed::Common(v),
             MatchKey::Plain(v) => Hashed::Plain(v),
         }
     }
@@ -163,48 +164,131 @@ fn digest_out(value: &str) -> Out<'_> {
 
 /// One item of `custom.contents`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Content {
-    pub id: String,
+pub struct Content<'a> {
+    pub id: Cow<'a, str>,
     pub quantity: Option<Number>,
     pub item_price: Option<Number>,
-    pub title: Option<String>,
-    pub category: Option<String>,
-    pub brand: Option<String>,
+    pub title: Option<Cow<'a, str>>,
+    pub category: Option<Cow<'a, str>>,
+    pub brand: Option<Cow<'a, str>>,
 }
 
-/// The validated, normalised event.
+/// The validated, normalised event. Text that needs no change is borrowed from the input.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Event {
-    pub event_name: String,
-    pub event_id: Option<String>,
+pub struct Event<'a> {
+    pub event_name: Cow<'a, str>,
+    pub event_id: Option<Cow<'a, str>>,
     pub event_time: i64,
-    pub event_source_url: Option<String>,
-    pub referrer_url: Option<String>,
-    pub action_source: String,
+    pub event_source_url: Option<Cow<'a, str>>,
+    pub referrer_url: Option<Cow<'a, str>>,
+    pub action_source: &'static str,
     pub opt_out: Option<bool>,
     pub limited_data_use: bool,
     /// Normalised match keys, in [`Field::ALL`] order, each with one or more values.
     pub keys: Vec<(Field, Vec<MatchKey>)>,
-    pub client_ip_address: Option<String>,
-    pub client_user_agent: Option<String>,
-    pub fbc: Option<String>,
-    pub fbp: Option<String>,
-    pub ttclid: Option<String>,
-    pub ttp: Option<String>,
-    pub locale: Option<String>,
+    pub client_ip_address: Option<Cow<'a, str>>,
+    pub client_user_agent: Option<Cow<'a, str>>,
+    pub fbc: Option<Cow<'a, str>>,
+    pub fbp: Option<Cow<'a, str>>,
+    pub ttclid: Option<Cow<'a, str>>,
+    pub ttp: Option<Cow<'a, str>>,
+    pub locale: Option<Cow<'a, str>>,
+    /// Pinterest's click id (the `epik` URL parameter or `_epik` cookie), sent as given.
+    pub click_id: Option<Cow<'a, str>>,
+    /// Pinterest's third-party partner id (e.g. RampID), sent as given.
+    pub partner_id: Option<Cow<'a, str>>,
+    /// GA4's client id (`_ga` cookie value or the id itself), as given.
+    pub client_id: Option<Cow<'a, str>>,
+    /// GA4's session id (`_ga_<stream>` cookie value or the id itself), as given.
+    pub session_id: Option<Cow<'a, str>>,
+    /// The city, state and zip as given (trimmed), for platforms whose rules differ from the
+    /// shared normalisers (GA4 sends them unhashed, with spaces kept).
+    pub city_text: Option<Cow<'a, str>>,
+    pub state_text: Option<Cow<'a, str>>,
+    pub zip_text: Option<Cow<'a, str>>,
+    /// Consent for advertising use of the user's data and for personalised ads (GA4).
+    pub consent_ad_user_data: Option<bool>,
+    pub consent_ad_personalization: Option<bool>,
     pub value: Option<Number>,
-    pub currency: Option<String>,
-    pub content_ids: Vec<String>,
-    pub contents: Vec<Content>,
-    pub content_type: Option<String>,
-    pub content_name: Option<String>,
-    pub content_category: Option<String>,
+    pub currency: Option<Cow<'a, str>>,
+    pub content_ids: Vec<Cow<'a, str>>,
+    pub contents: Vec<Content<'a>>,
+    pub content_type: Option<Cow<'a, str>>,
+    pub content_name: Option<Cow<'a, str>>,
+    pub content_category: Option<Cow<'a, str>>,
     pub num_items: Option<i64>,
-    pub order_id: Option<String>,
-    pub search_string: Option<String>,
+    pub order_id: Option<Cow<'a, str>>,
+    pub search_string: Option<Cow<'a, str>>,
+    /// GA4's `engagement_time_msec`, only when the caller gives it.
+    pub engagement_time_msec: Option<i64>,
     pub status: Option<Value>,
     /// Custom keys not in the model, passed through (empty values stripped).
     pub extra_custom: Map<String, Value>,
+}
+
+fn owned(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+fn owned_opt(c: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    c.map(owned)
+}
+
+impl Event<'_> {
+    /// The same event owning all its text (for callers that drop the input first).
+    pub fn into_owned(self) -> Event<'static> {
+        Event {
+            event_name: owned(self.event_name),
+            event_id: owned_opt(self.event_id),
+            event_time: self.event_time,
+            event_source_url: owned_opt(self.event_source_url),
+            referrer_url: owned_opt(self.referrer_url),
+            action_source: self.action_source,
+            opt_out: self.opt_out,
+            limited_data_use: self.limited_data_use,
+            keys: self.keys,
+            client_ip_address: owned_opt(self.client_ip_address),
+            client_user_agent: owned_opt(self.client_user_agent),
+            fbc: owned_opt(self.fbc),
+            fbp: owned_opt(self.fbp),
+            ttclid: owned_opt(self.ttclid),
+            ttp: owned_opt(self.ttp),
+            locale: owned_opt(self.locale),
+            click_id: owned_opt(self.click_id),
+            partner_id: owned_opt(self.partner_id),
+            client_id: owned_opt(self.client_id),
+            session_id: owned_opt(self.session_id),
+            city_text: owned_opt(self.city_text),
+            state_text: owned_opt(self.state_text),
+            zip_text: owned_opt(self.zip_text),
+            consent_ad_user_data: self.consent_ad_user_data,
+            consent_ad_personalization: self.consent_ad_personalization,
+            value: self.value,
+            currency: owned_opt(self.currency),
+            content_ids: self.content_ids.into_iter().map(owned).collect(),
+            contents: self
+                .contents
+                .into_iter()
+                .map(|c| Content {
+                    id: owned(c.id),
+                    quantity: c.quantity,
+                    item_price: c.item_price,
+                    title: owned_opt(c.title),
+                    category: owned_opt(c.category),
+                    brand: owned_opt(c.brand),
+                })
+                .collect(),
+            content_type: owned_opt(self.content_type),
+            content_name: owned_opt(self.content_name),
+            content_category: owned_opt(self.content_category),
+            num_items: self.num_items,
+            order_id: owned_opt(self.order_id),
+            search_string: owned_opt(self.search_string),
+            engagement_time_msec: self.engagement_time_msec,
+            status: self.status,
+            extra_custom: self.extra_custom,
+        }
+    }
 }
 
 /// Whether a JSON value carries nothing worth sending.
@@ -220,18 +304,27 @@ pub(crate) fn is_empty(value: &Value) -> bool {
 
 type Entries<'m, 'a> = &'m [(Cow<'a, str>, Input<'a>)];
 
-/// A string field: strings are trimmed, numbers are written out, anything else is an error.
-fn opt_string(
-    obj: Entries<'_, '_>,
+/// A string field: strings are trimmed (and borrowed), numbers are written out, anything else
+/// is an error.
+fn opt_string<'m>(
+    obj: Entries<'m, '_>,
     key: &str,
     field: &str,
-) -> Result<Option<String>, ValidationError> {
+) -> Result<Option<Cow<'m, str>>, ValidationError> {
     match lookup(obj, key) {
         None => Ok(None),
-        Some(v) => scalar_text(v)
-            .map(|t| Some(trim(&t).to_string()))
+        Some(v) => text_of(v)
+            .map(Some)
             .ok_or_else(|| ValidationError::new(field, "must be a string")),
     }
+}
+
+/// The trimmed text of a string or number input, borrowed when it can be.
+fn text_of<'m>(value: &'m Input<'_>) -> Option<Cow<'m, str>> {
+    Some(match scalar_text(value)? {
+        Cow::Borrowed(s) => Cow::Borrowed(trim(s)),
+        Cow::Owned(s) => Cow::Owned(trim(&s).to_string()),
+    })
 }
 
 /// The text of a string or number input (numbers written out as JSON would).
@@ -298,7 +391,7 @@ fn as_object<'m, 'a>(
     }
 }
 
-fn http_url(obj: Entries<'_, '_>, key: &str) -> Result<Option<String>, ValidationError> {
+fn http_url<'m>(obj: Entries<'m, '_>, key: &str) -> Result<Option<Cow<'m, str>>, ValidationError> {
     let url = opt_string(obj, key, key)?;
     if let Some(u) = &url {
         let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
@@ -315,7 +408,7 @@ fn http_url(obj: Entries<'_, '_>, key: &str) -> Result<Option<String>, Validatio
 }
 
 /// The user keys that are not match keys, with their accepted aliases.
-const PLAIN_USER_KEYS: [(&str, &[&str]); 7] = [
+const PLAIN_USER_KEYS: [(&str, &[&str]); 11] = [
     ("client_ip_address", &["client_ip_address", "ip"]),
     ("client_user_agent", &["client_user_agent", "user_agent"]),
     ("fbc", &["fbc"]),
@@ -323,9 +416,14 @@ const PLAIN_USER_KEYS: [(&str, &[&str]); 7] = [
     ("ttclid", &["ttclid"]),
     ("ttp", &["ttp"]),
     ("locale", &["locale"]),
+    ("click_id", &["click_id", "epik"]),
+    ("partner_id", &["partner_id"]),
+    ("client_id", &["client_id", "ga"]),
+    ("session_id", &["session_id"]),
 ];
 
 /// The slot in [`PLAIN_USER_KEYS`] of a user key and its alias rank (0 wins over 1).
+#[cfg(test)]
 fn plain_user_slot(key: &str) -> Option<(usize, usize)> {
     PLAIN_USER_KEYS
         .iter()
@@ -336,6 +434,75 @@ fn plain_user_slot(key: &str) -> Option<(usize, usize)> {
                 .position(|a| *a == key)
                 .map(|rank| (slot, rank))
         })
+}
+
+/// What a user key is: a plain key (its slot in [`PLAIN_USER_KEYS`] and alias rank), a match
+/// key (its index in [`Field::ALL`]; 0 = neutral name, 1 = Meta key) or something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UserKey {
+    Plain(usize, usize),
+    Field(usize, usize),
+    Other,
+}
+
+/// [`UserKey`] of a key in one `match` (the tables above, checked by a test), instead of
+/// comparing the key with thirty names.
+fn user_key(key: &str) -> UserKey {
+    use UserKey::{Field as F, Other, Plain as P};
+    match key {
+        "client_ip_address" => P(0, 0),
+        "ip" => P(0, 1),
+        "client_user_agent" => P(1, 0),
+        "user_agent" => P(1, 1),
+        "fbc" => P(2, 0),
+        "fbp" => P(3, 0),
+        "ttclid" => P(4, 0),
+        "ttp" => P(5, 0),
+        "locale" => P(6, 0),
+        "click_id" => P(7, 0),
+        "epik" => P(7, 1),
+        "partner_id" => P(8, 0),
+        "client_id" => P(9, 0),
+        "ga" => P(9, 1),
+        "session_id" => P(10, 0),
+        "email" => F(0, 0),
+        "em" => F(0, 1),
+        "phone" => F(1, 0),
+        "ph" => F(1, 1),
+        "first_name" => F(2, 0),
+        "fn" => F(2, 1),
+        "last_name" => F(3, 0),
+        "ln" => F(3, 1),
+        "gender" => F(4, 0),
+        "ge" => F(4, 1),
+        "date_of_birth" => F(5, 0),
+        "db" => F(5, 1),
+        "city" => F(6, 0),
+        "ct" => F(6, 1),
+        "state" => F(7, 0),
+        "st" => F(7, 1),
+        "zip" => F(8, 0),
+        "zp" => F(8, 1),
+        "country" => F(9, 0),
+        "external_id" => F(10, 0),
+        _ => Other,
+    }
+}
+
+/// A consent flag: true/false, 1/0, or Google's `GRANTED`/`DENIED`.
+fn consent_flag(consent: Entries<'_, '_>, key: &str) -> Result<Option<bool>, ValidationError> {
+    let field = || format!("consent.{key}");
+    match lookup(consent, key) {
+        None => Ok(None),
+        Some(Input::Bool(b)) => Ok(Some(*b)),
+        Some(Input::Int(i)) if *i == 0 || *i == 1 => Ok(Some(*i == 1)),
+        Some(Input::Str(s)) if trim(s).eq_ignore_ascii_case("granted") => Ok(Some(true)),
+        Some(Input::Str(s)) if trim(s).eq_ignore_ascii_case("denied") => Ok(Some(false)),
+        Some(_) => Err(ValidationError::new(
+            field(),
+            "must be true, false, GRANTED or DENIED",
+        )),
+    }
 }
 
 /// Calls `f` with every non-empty raw value of a match key given under its neutral name and
@@ -359,14 +526,15 @@ fn for_each_raw(
     Ok(())
 }
 
-impl Event {
-    /// Validates and normalises one neutral event. `index` only names the event in errors.
-    pub fn parse(value: &Input<'_>, opts: &BuildOptions) -> Result<Event, ValidationError> {
+impl<'m> Event<'m> {
+    /// Validates and normalises one neutral event. Text that needs no change is borrowed from
+    /// `value`.
+    pub fn parse(value: &'m Input<'_>, opts: &BuildOptions) -> Result<Event<'m>, ValidationError> {
         let obj = value
             .as_map()
             .ok_or_else(|| ValidationError::new("", "an event must be an object"))?;
         let event_name = match lookup(obj, "event_name") {
-            Some(Input::Str(s)) => canonical_event_name(trim(s)).to_string(),
+            Some(Input::Str(s)) => Cow::Borrowed(canonical_event_name(trim(s))),
             Some(_) => return Err(ValidationError::new("event_name", "must be a string")),
             None => return Err(ValidationError::new("event_name", "is required")),
         };
@@ -387,7 +555,7 @@ impl Event {
                 "looks like milliseconds; give Unix seconds",
             ));
         }
-        if now - event_time > MAX_EVENT_AGE {
+        if now.saturating_sub(event_time) > MAX_EVENT_AGE {
             return Err(ValidationError::new(
                 "event_time",
                 "is older than 7 days (Meta rejects a whole batch holding such an event)",
@@ -396,8 +564,12 @@ impl Event {
         // Client clocks run ahead: a future time is clamped to now rather than rejected.
         let event_time = event_time.min(now);
         let action_source = match opt_string(obj, "action_source", "action_source")? {
-            None => "website".to_string(),
-            Some(s) if ACTION_SOURCES.contains(&s.as_str()) => s,
+            None => "website",
+            Some(s) if ACTION_SOURCES.contains(&s.as_ref()) => ACTION_SOURCES
+                .iter()
+                .copied()
+                .find(|a| *a == s.as_ref())
+                .unwrap_or("website"),
             Some(_) => {
                 return Err(ValidationError::new(
                     "action_source",
@@ -417,6 +589,10 @@ impl Event {
                 .unwrap_or(false),
             ..Event::default()
         };
+        if let Some(consent) = as_object(raw(obj, "consent"), "consent")? {
+            event.consent_ad_user_data = consent_flag(consent, "ad_user_data")?;
+            event.consent_ad_personalization = consent_flag(consent, "ad_personalization")?;
+        }
         if let Some(user) = as_object(raw(obj, "user").or_else(|| raw(obj, "user_data")), "user")? {
             event.parse_user(user, opts).map_err(|e| e.within("user"))?;
         }
@@ -445,38 +621,31 @@ impl Event {
 
     fn parse_user(
         &mut self,
-        user: Entries<'_, '_>,
+        user: Entries<'m, '_>,
         opts: &BuildOptions,
     ) -> Result<(), ValidationError> {
         // One pass over the user object: every entry goes to its slot. A match key may come under
         // its neutral name and its Meta key (both are used); a plain key under its first alias.
-        let mut plain: [Option<(usize, &Input<'_>)>; 7] = [None; 7];
-        let mut raw: [[Option<&Input<'_>>; 2]; 11] = [[None; 2]; 11];
+        let mut plain: [Option<(usize, &'m Input<'_>)>; 11] = [None; 11];
+        let mut raw: [[Option<&'m Input<'_>>; 2]; 11] = [[None; 2]; 11];
         for (key, value) in user {
-            let key = key.as_ref();
-            if let Some((slot, rank)) = plain_user_slot(key) {
-                if !value.is_empty() && plain[slot].map_or(true, |(held, _)| rank < held) {
-                    plain[slot] = Some((rank, value));
+            match user_key(key) {
+                UserKey::Plain(slot, rank) => {
+                    if !value.is_empty() && plain[slot].map_or(true, |(held, _)| rank < held) {
+                        plain[slot] = Some((rank, value));
+                    }
                 }
-                continue;
-            }
-            for (i, field) in Field::ALL.iter().enumerate() {
-                if key == field.name() {
-                    raw[i][0] = Some(value);
-                } else if key == field.meta_key() {
-                    raw[i][1] = Some(value);
-                }
+                UserKey::Field(i, which) => raw[i][which] = Some(value),
+                UserKey::Other => {}
             }
         }
         for (slot, found) in plain.iter().enumerate() {
             let (name, _) = PLAIN_USER_KEYS[slot];
             let text = match found {
                 None => None,
-                Some((_, v)) => Some(
-                    scalar_text(v)
-                        .map(|t| trim(&t).to_string())
-                        .ok_or_else(|| ValidationError::new(name, "must be a string"))?,
-                ),
+                Some((_, v)) => {
+                    Some(text_of(v).ok_or_else(|| ValidationError::new(name, "must be a string"))?)
+                }
             };
             *match slot {
                 0 => &mut self.client_ip_address,
@@ -485,9 +654,25 @@ impl Event {
                 3 => &mut self.fbp,
                 4 => &mut self.ttclid,
                 5 => &mut self.ttp,
-                _ => &mut self.locale,
+                6 => &mut self.locale,
+                7 => &mut self.click_id,
+                8 => &mut self.partner_id,
+                9 => &mut self.client_id,
+                _ => &mut self.session_id,
             } = text;
         }
+        // The address as given, for the platforms that normalise it their own way.
+        let first_text = |slots: &[Option<&'m Input<'_>>; 2]| -> Option<Cow<'m, str>> {
+            let value = slots.iter().flatten().find(|v| !v.is_empty())?;
+            let single = match value {
+                Input::List(items) => items.iter().find(|v| !v.is_empty())?,
+                other => other,
+            };
+            text_of(single).filter(|t| !is_sha256_hex(t))
+        };
+        self.city_text = first_text(&raw[6]);
+        self.state_text = first_text(&raw[7]);
+        self.zip_text = first_text(&raw[8]);
         if let Some(ip) = &self.client_ip_address {
             if ip.parse::<std::net::IpAddr>().is_err() {
                 if opts.strict {
@@ -534,16 +719,20 @@ impl Event {
         Ok(())
     }
 
-    fn parse_custom(&mut self, custom: Entries<'_, '_>) -> Result<(), ValidationError> {
+    fn parse_custom(&mut self, custom: Entries<'m, '_>) -> Result<(), ValidationError> {
         self.value = opt_number(custom, "value", "value")?;
         self.currency = match opt_string(custom, "currency", "currency")? {
             None => None,
             Some(c) => {
-                let upper = c.to_ascii_uppercase();
+                let upper = if c.bytes().any(|b| b.is_ascii_lowercase()) {
+                    Cow::Owned(c.to_ascii_uppercase())
+                } else {
+                    c
+                };
                 if !geo::is_currency(&upper) {
                     return Err(ValidationError::new(
                         "currency",
-                        format!("{c:?} is not an ISO 4217 currency code"),
+                        format!("{upper:?} is not an ISO 4217 currency code"),
                     ));
                 }
                 Some(upper)
@@ -555,8 +744,8 @@ impl Event {
                 single => std::slice::from_ref(single),
             };
             for item in items.iter().filter(|v| !v.is_empty()) {
-                match scalar_text(item) {
-                    Some(t) => self.content_ids.push(trim(&t).to_string()),
+                match text_of(item) {
+                    Some(t) => self.content_ids.push(t),
                     None => {
                         return Err(ValidationError::new(
                             "content_ids",
@@ -580,10 +769,12 @@ impl Event {
                 let obj = item
                     .as_map()
                     .ok_or_else(|| at(ValidationError::new("", "must be an object")))?;
-                let either =
-                    |a: &str, b: &str, field: &str| -> Result<Option<String>, ValidationError> {
-                        Ok(opt_string(obj, a, field)?.or(opt_string(obj, b, field)?))
-                    };
+                let either = |a: &str,
+                              b: &str,
+                              field: &str|
+                 -> Result<Option<Cow<'m, str>>, ValidationError> {
+                    Ok(opt_string(obj, a, field)?.or(opt_string(obj, b, field)?))
+                };
                 let id = either("id", "content_id", "id")
                     .map_err(at)?
                     .ok_or_else(|| at(ValidationError::new("id", "is required")))?;
@@ -621,8 +812,18 @@ impl Event {
         };
         self.order_id = opt_string(custom, "order_id", "order_id")?;
         self.search_string = opt_string(custom, "search_string", "search_string")?;
+        self.engagement_time_msec =
+            match opt_number(custom, "engagement_time_msec", "engagement_time_msec")? {
+                None => None,
+                Some(n) => Some(n.as_i64().filter(|v| *v >= 0).ok_or_else(|| {
+                    ValidationError::new(
+                        "engagement_time_msec",
+                        "must be a whole number of milliseconds",
+                    )
+                })?),
+            };
         self.status = lookup(custom, "status").map(Input::to_value);
-        const KNOWN: [&str; 12] = [
+        const KNOWN: [&str; 13] = [
             "value",
             "currency",
             "content_ids",
@@ -635,6 +836,7 @@ impl Event {
             "search_string",
             "status",
             "query",
+            "engagement_time_msec",
         ];
         if self.search_string.is_none() {
             self.search_string = opt_string(custom, "query", "search_string")?;
@@ -657,16 +859,22 @@ impl Event {
 }
 
 /// Parses a whole batch, checking its size and naming the failing event in errors.
-pub fn parse_events(events: &[Value], opts: &BuildOptions) -> Result<Vec<Event>, ValidationError> {
+pub fn parse_events(
+    events: &[Value],
+    opts: &BuildOptions,
+) -> Result<Vec<Event<'static>>, ValidationError> {
     let inputs: Vec<Input<'_>> = events.iter().map(Input::from).collect();
-    parse_inputs(&inputs, opts)
+    Ok(parse_inputs(&inputs, opts)?
+        .into_iter()
+        .map(Event::into_owned)
+        .collect())
 }
 
 /// [`parse_events`] for events already in the [`Input`] shape (the Python bindings' path).
-pub fn parse_inputs(
-    events: &[Input<'_>],
+pub fn parse_inputs<'m>(
+    events: &'m [Input<'_>],
     opts: &BuildOptions,
-) -> Result<Vec<Event>, ValidationError> {
+) -> Result<Vec<Event<'m>>, ValidationError> {
     if events.is_empty() {
         return Err(ValidationError::new(
             "events",
@@ -710,5 +918,33 @@ pub(crate) fn strip_empty(value: &mut Value) {
             items.retain(|v| !is_empty(v));
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_key_agrees_with_the_tables() {
+        for (slot, (_, aliases)) in PLAIN_USER_KEYS.iter().enumerate() {
+            for (rank, alias) in aliases.iter().enumerate() {
+                assert_eq!(user_key(alias), UserKey::Plain(slot, rank), "{alias}");
+                assert_eq!(plain_user_slot(alias), Some((slot, rank)));
+            }
+        }
+        for (i, field) in Field::ALL.iter().enumerate() {
+            assert_eq!(
+                user_key(field.name()),
+                UserKey::Field(i, 0),
+                "{}",
+                field.name()
+            );
+            if field.meta_key() != field.name() {
+                assert_eq!(user_key(field.meta_key()), UserKey::Field(i, 1));
+            }
+        }
+        assert_eq!(user_key("phone_number"), UserKey::Other);
+        assert_eq!(user_key("Email"), UserKey::Other);
     }
 }

@@ -6,10 +6,11 @@ pub fn country_code(value: &str) -> Option<&'static str> {
     if let [a, b] = value.as_bytes() {
         if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() {
             let key = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
+            // COUNTRIES is sorted by alpha-2 code (checked by a test).
             return COUNTRIES
-                .iter()
-                .find(|(a2, _, _)| a2.as_bytes() == key)
-                .map(|r| r.0);
+                .binary_search_by(|(a2, _, _)| a2.as_bytes().cmp(&key[..]))
+                .ok()
+                .map(|i| COUNTRIES[i].0);
         }
     }
     let key = ascii_key(value);

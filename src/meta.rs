@@ -118,7 +118,7 @@ fn meta_event<'a, S: Sink<'a>>(s: &mut S, event: &'a Event) {
     s.obj("custom_data", false, |c| {
         c.num("value", event.value.as_ref());
         c.str("currency", event.currency.as_deref());
-        c.strs("content_ids", event.content_ids.iter().map(String::as_str));
+        c.strs("content_ids", event.content_ids.iter().map(AsRef::as_ref));
         c.objs("contents", &event.contents, |item, content| {
             item.str("id", Some(&content.id));
             item.num("quantity", content.quantity.as_ref());

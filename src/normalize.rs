@@ -7,7 +7,6 @@
 use crate::error::ValidationError;
 use crate::geo;
 use crate::phone::PhoneError;
-use sha2::{Digest, Sha256};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A match key that can be normalised.
@@ -79,6 +78,15 @@ impl Field {
         })
     }
 
+    /// Whether the field's values repeat across a shop's shoppers (few distinct values), so
+    /// that their digests are worth caching.
+    pub fn repeats(self) -> bool {
+        matches!(
+            self,
+            Field::Gender | Field::City | Field::State | Field::Zip | Field::Country
+        )
+    }
+
     /// Every field, in a stable order.
     pub const ALL: [Field; 11] = [
         Field::Email,
@@ -111,15 +119,92 @@ pub fn hash_value(value: &str) -> String {
     String::from_utf8_lossy(&digest).into_owned()
 }
 
-/// SHA-256 of the UTF-8 string as 64 lowercase hex bytes, without allocating. The `sha2`
-/// crate picks the CPU's SHA extensions (SHA-NI) at run time where it has them.
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const SHA256_INIT: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// SHA-256 of the UTF-8 string as 64 lowercase hex bytes, without allocating.
+///
+/// The padding is done here, on the stack, and the blocks go straight to the `sha2` crate's
+/// compression function, which uses the CPU's SHA extensions (SHA-NI) where it has them: match
+/// keys are short, one block each, and the streaming hasher's buffering cost as much as the
+/// compression itself.
 pub fn sha256_hex(value: &str) -> [u8; 64] {
-    let digest = Sha256::digest(value.as_bytes());
+    let data = value.as_bytes();
+    let mut state = SHA256_INIT;
+    let mut blocks = data.chunks_exact(64);
+    for chunk in &mut blocks {
+        let mut block = [0u8; 64];
+        block.copy_from_slice(chunk);
+        sha2::block_api::compress256(&mut state, &[block]);
+    }
+    let rest = blocks.remainder();
+    let mut block = [0u8; 64];
+    block[..rest.len()].copy_from_slice(rest);
+    block[rest.len()] = 0x80;
+    if rest.len() >= 56 {
+        sha2::block_api::compress256(&mut state, &[block]);
+        block = [0u8; 64];
+    }
+    block[56..].copy_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    sha2::block_api::compress256(&mut state, &[block]);
     let mut out = [0u8; 64];
-    for (pair, byte) in out.chunks_exact_mut(2).zip(digest.iter()) {
-        pair.copy_from_slice(&HEX_PAIRS[usize::from(*byte)]);
+    for (hex, word) in out.chunks_exact_mut(8).zip(state) {
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(word.to_be_bytes()) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
+        }
     }
     out
+}
+
+/// Digests of values that repeat from one event of a batch to the next (countries, cities,
+/// states, genders): a small per-thread cache, looked up by the value itself.
+struct DigestCache {
+    slots: [(u8, [u8; 32], [u8; 64]); 64],
+}
+
+thread_local! {
+    static DIGESTS: std::cell::RefCell<DigestCache> = const {
+        std::cell::RefCell::new(DigestCache { slots: [(0, [0; 32], [0; 64]); 64] })
+    };
+}
+
+/// [`sha256_hex`] through the per-thread cache of repeated values (values up to 32 bytes).
+pub fn sha256_hex_common(value: &str) -> [u8; 64] {
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > 32 {
+        return sha256_hex(value);
+    }
+    // FNV-1a over the value picks the slot.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in bytes {
+        h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+    }
+    let slot = (h as usize) & 63;
+    DIGESTS
+        .try_with(|cache| {
+            let mut cache = cache.try_borrow_mut().ok()?;
+            let (len, key, digest) = &mut cache.slots[slot];
+            if usize::from(*len) == bytes.len() && &key[..bytes.len()] == bytes {
+                return Some(*digest);
+            }
+            let fresh = sha256_hex(value);
+            *len = bytes.len() as u8;
+            key[..bytes.len()].copy_from_slice(bytes);
+            *digest = fresh;
+            Some(fresh)
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| sha256_hex(value))
 }
 
 /// Every byte's two lowercase hex digits: one look-up per byte instead of two nibble branches.
@@ -203,8 +288,19 @@ pub fn normalize_field(
     }
 }
 
+/// Lowercase, ASCII text without a second pass through Unicode's case tables.
+fn lowercase(value: &str) -> String {
+    if value.is_ascii() {
+        let mut out = value.to_string();
+        out.make_ascii_lowercase();
+        out
+    } else {
+        value.to_lowercase()
+    }
+}
+
 fn normalize_email(value: &str) -> Option<String> {
-    let email = value.to_lowercase();
+    let email = lowercase(value);
     let (local, domain) = email.rsplit_once('@')?;
     let labels_ok = domain.split('.').all(|l| !l.is_empty());
     let ok = !local.is_empty()
@@ -260,6 +356,24 @@ fn normalize_phone(value: &str, country: Option<&str>) -> Result<String, Validat
 }
 
 fn normalize_name(value: &str) -> Option<String> {
+    if value.is_ascii() {
+        // The same rule, byte by byte: letters and digits lowercased, runs of whitespace
+        // between them become one space, everything else is dropped.
+        let mut out = String::with_capacity(value.len());
+        let mut pending_space = false;
+        for b in value.bytes() {
+            if b.is_ascii_alphanumeric() {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push(char::from(b.to_ascii_lowercase()));
+            } else if b.is_ascii_whitespace() || b == 0x0b {
+                pending_space = true;
+            }
+        }
+        return (!out.is_empty()).then_some(out);
+    }
     let mut out = String::with_capacity(value.len());
     let mut pending_space = false;
     for c in value.chars().flat_map(char::to_lowercase) {
@@ -277,6 +391,14 @@ fn normalize_name(value: &str) -> Option<String> {
 }
 
 fn letters_only(value: &str) -> Option<String> {
+    if value.is_ascii() {
+        let out: String = value
+            .bytes()
+            .filter(u8::is_ascii_alphabetic)
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
+        return (!out.is_empty()).then_some(out);
+    }
     let out: String = value
         .chars()
         .flat_map(char::to_lowercase)
@@ -286,7 +408,14 @@ fn letters_only(value: &str) -> Option<String> {
 }
 
 fn normalize_gender(value: &str) -> Option<String> {
-    let key = value.to_lowercase();
+    if value.len() == 1 {
+        match value.as_bytes()[0].to_ascii_lowercase() {
+            b'f' | b'w' => return Some("f".into()),
+            b'm' => return Some("m".into()),
+            _ => {}
+        }
+    }
+    let key = lowercase(value);
     match key.as_str() {
         "f" | "female" | "woman" | "w" | "girl" | "femme" | "frau" | "mujer" | "femenino"
         | "feminin" | "féminin" | "weiblich" => Some("f".into()),
@@ -415,6 +544,14 @@ fn normalize_state(value: &str, country: Option<&str>) -> Result<String, Validat
 }
 
 fn letters_and_digits(value: &str) -> Option<String> {
+    if value.is_ascii() {
+        let out: String = value
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
+        return (!out.is_empty()).then_some(out);
+    }
     let out: String = value
         .chars()
         .flat_map(char::to_lowercase)
@@ -594,6 +731,101 @@ mod tests {
                     prop_assert_eq!(normalize("phone", &once, Some(&country)), Ok(once.clone()));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod ascii_fast_paths {
+    use super::*;
+    use proptest::prelude::*;
+
+    // The Unicode rules, as written before the ASCII fast paths: the reference they must match.
+    fn name_reference(value: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut pending_space = false;
+        for c in value.chars().flat_map(char::to_lowercase) {
+            if c.is_alphanumeric() {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push(c);
+            } else if c.is_whitespace() {
+                pending_space = true;
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    fn filtered_reference(value: &str, keep: fn(&char) -> bool) -> Option<String> {
+        let out: String = value
+            .chars()
+            .flat_map(char::to_lowercase)
+            .filter(keep)
+            .collect();
+        (!out.is_empty()).then_some(out)
+    }
+
+    proptest! {
+        #[test]
+        fn ascii_paths_match_the_unicode_rules(value in "[\\x00-\\x7f]{0,24}") {
+            prop_assert_eq!(normalize_name(&value), name_reference(&value));
+            prop_assert_eq!(letters_only(&value), filtered_reference(&value, |c| c.is_alphabetic()));
+            prop_assert_eq!(letters_and_digits(&value), filtered_reference(&value, |c| c.is_alphanumeric()));
+            prop_assert_eq!(lowercase(&value), value.to_lowercase());
+            prop_assert_eq!(trim(&value), value.trim());
+        }
+    }
+
+    #[test]
+    fn countries_are_sorted_for_the_binary_search() {
+        assert!(geo::COUNTRIES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(geo::country_code("Fr"), Some("fr"));
+        assert_eq!(geo::country_code("ZZ"), None);
+        assert_eq!(geo::country_code("United States"), Some("us"));
+    }
+}
+
+#[cfg(test)]
+mod sha256_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use sha2::{Digest, Sha256};
+
+    fn reference(value: &str) -> String {
+        Sha256::digest(value.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn known_vectors_and_block_edges() {
+        assert_eq!(
+            String::from_utf8_lossy(&sha256_hex("")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&sha256_hex("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        for len in [55, 56, 57, 63, 64, 65, 119, 120, 128, 200] {
+            let value = "x".repeat(len);
+            assert_eq!(
+                String::from_utf8_lossy(&sha256_hex(&value)),
+                reference(&value),
+                "{len}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn matches_the_sha2_crate(value in "\\PC{0,80}") {
+            prop_assert_eq!(String::from_utf8_lossy(&sha256_hex(&value)).into_owned(), reference(&value));
+            prop_assert_eq!(sha256_hex_common(&value), sha256_hex(&value));
+            prop_assert_eq!(sha256_hex_common(&value), sha256_hex(&value), "a cache hit gives the same digest");
         }
     }
 }

@@ -260,6 +260,9 @@ fn write_json_str(buf: &mut Vec<u8>, s: &str) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hashed<'a> {
     Plain(&'a str),
+    /// A plain value that repeats across the events of a batch (country, city, ...): its
+    /// digest may come from a small per-thread cache.
+    Common(&'a str),
     Given(&'a str),
 }
 
@@ -270,7 +273,10 @@ impl Hashed<'_> {
             Hashed::Plain(v) if !crate::normalize::is_sha256_hex(v) => {
                 return crate::normalize::sha256_hex(v)
             }
-            Hashed::Plain(v) | Hashed::Given(v) => v,
+            Hashed::Common(v) if !crate::normalize::is_sha256_hex(v) => {
+                return crate::normalize::sha256_hex_common(v)
+            }
+            Hashed::Plain(v) | Hashed::Common(v) | Hashed::Given(v) => v,
         };
         let mut out = [b'0'; 64];
         for (o, b) in out.iter_mut().zip(text.bytes()) {
@@ -434,20 +440,37 @@ impl<'b> JsonWriter<'b> {
         self.buf.push(b'}');
     }
 
-    fn key(&mut self, key: &str) {
+    /// Writes one of the builders' own keys: plain ASCII names, so no escaping scan.
+    fn key(&mut self, key: &'static str) {
+        debug_assert!(key.bytes().all(|b| ESCAPE[usize::from(b)] == 0));
         if !self.first {
             self.buf.push(b',');
         }
         self.first = false;
-        write_json_str(self.buf, key);
-        self.buf.push(b':');
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+    }
+
+    fn any_key(&mut self, key: Key<'_>) {
+        match key {
+            Key::Static(k) => self.key(k),
+            Key::Dyn(k) => {
+                if !self.first {
+                    self.buf.push(b',');
+                }
+                self.first = false;
+                write_json_str(self.buf, k);
+                self.buf.push(b':');
+            }
+        }
     }
 
     /// Writes `key` and a container opened with `open`, runs `fill`, and closes it with `close`;
     /// or, when `fill` wrote nothing (it returns false), cuts the key back out.
     fn container<F: FnOnce(&mut Self) -> bool>(
         &mut self,
-        key: &str,
+        key: &'static str,
         open: u8,
         close: u8,
         keep_empty: bool,
@@ -562,7 +585,7 @@ impl<'a> Sink<'a> for JsonWriter<'_> {
             let mut v = v.clone();
             strip_empty(&mut v);
             if !is_empty(&v) {
-                self.key(key.as_str());
+                self.any_key(key);
                 Out::Json(v).write_json(self.buf);
             }
         }

@@ -863,7 +863,7 @@ fn check_payload(out: Out<'_>, events: &[Event], meta: bool) -> Result<(), TestC
     prop_assert_eq!(data.len(), events.len());
     for (sent, event) in data.iter().zip(events) {
         if meta {
-            prop_assert_eq!(sent["event_name"].as_str(), Some(event.event_name.as_str()));
+            prop_assert_eq!(sent["event_name"].as_str(), Some(event.event_name.as_ref()));
             check_hashed(sent.get("user_data"), &META_HASHED)?;
         } else {
             prop_assert_eq!(

@@ -97,11 +97,44 @@ fn send_error(py: Python<'_>, err: &SendError) -> PyErr {
     build().unwrap_or_else(|e| e)
 }
 
+/// Input trees that borrow their strings from the Python objects they were read from.
+///
+/// Every Python string the trees point into is held here by a strong reference, so the text
+/// stays where it is for as long as the trees live, also with the GIL released while another
+/// thread replaces values in the caller's dicts (a `str` is immutable, and its UTF-8 form is
+/// cached inside the object). The trees are only handed out for the borrow of `self`, and are
+/// dropped before the references (fields drop in declaration order).
+struct Borrowed {
+    inputs: Vec<Input<'static>>,
+    _strings: Vec<Py<PyAny>>,
+}
+
+impl Borrowed {
+    fn inputs(&self) -> &[Input<'_>] {
+        &self.inputs
+    }
+}
+
+/// The UTF-8 text of `s`, kept alive by `keep`, as a `'static` borrow.
+///
+/// Safety: the caller must not let the returned borrow outlive `keep`'s references: here the
+/// borrow only ever ends up in the `inputs` of the [`Borrowed`] that owns `keep`.
+unsafe fn kept_str(s: Bound<'_, PyString>, keep: &mut Vec<Py<PyAny>>) -> PyResult<&'static str> {
+    let text: *const str = s.to_str()?;
+    keep.push(s.into_any().unbind());
+    // SAFETY: the object is held by `keep` (see above); its text never moves or changes.
+    Ok(unsafe { &*text })
+}
+
 /// Python object → input value. Dates and datetimes become ISO strings (an `event_time` datetime
-/// becomes Unix seconds), `Decimal` and `Fraction` become numbers. Keys the event model knows are
-/// borrowed from a static table; every other string is copied once.
-fn to_input(obj: &Bound<'_, PyAny>, key: Option<&str>) -> PyResult<Input<'static>> {
-    to_input_at(obj, key, 0)
+/// becomes Unix seconds), `Decimal` and `Fraction` become numbers. Strings and keys are borrowed
+/// from the objects (held in `keep`), never copied.
+fn to_input(
+    obj: &Bound<'_, PyAny>,
+    key: Option<&str>,
+    keep: &mut Vec<Py<PyAny>>,
+) -> PyResult<Input<'static>> {
+    to_input_at(obj, key, 0, keep)
 }
 
 /// How deep an event's dicts and lists may nest (an event needs 4 levels; custom extras get
@@ -112,6 +145,7 @@ fn to_input_at(
     obj: &Bound<'_, PyAny>,
     key: Option<&str>,
     depth: usize,
+    keep: &mut Vec<Py<PyAny>>,
 ) -> PyResult<Input<'static>> {
     if depth > MAX_DEPTH {
         let message = format!("is nested deeper than {MAX_DEPTH} levels");
@@ -121,7 +155,10 @@ fn to_input_at(
         ));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Input::Str(Cow::Owned(s.to_str()?.to_owned())));
+        // SAFETY: the borrow goes into a tree owned with `keep` (kept_str's contract).
+        return Ok(Input::Str(Cow::Borrowed(unsafe {
+            kept_str(s.clone(), keep)?
+        })));
     }
     if obj.is_none() {
         return Ok(Input::Null);
@@ -130,11 +167,12 @@ fn to_input_at(
         let mut entries = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
             let k = k
-                .cast::<PyString>()
-                .map_err(|_| PyTypeError::new_err("event dictionaries must have string keys"))?
-                .to_str()?;
-            let value = to_input_at(&v, Some(k), depth + 1)?;
-            entries.push((known_key(k), value));
+                .cast_into::<PyString>()
+                .map_err(|_| PyTypeError::new_err("event dictionaries must have string keys"))?;
+            // SAFETY: as above.
+            let k = unsafe { kept_str(k, keep)? };
+            let value = to_input_at(&v, Some(k), depth + 1, keep)?;
+            entries.push((Cow::Borrowed(k), value));
         }
         return Ok(Input::Map(entries));
     }
@@ -154,7 +192,7 @@ fn to_input_at(
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
         let mut items = Vec::with_capacity(obj.len()?);
         for item in obj.try_iter()? {
-            items.push(to_input_at(&item?, key, depth + 1)?);
+            items.push(to_input_at(&item?, key, depth + 1, keep)?);
         }
         return Ok(Input::List(items));
     }
@@ -182,75 +220,6 @@ fn to_input_at(
         "{}: cannot send a value of type {type_name}",
         key.unwrap_or("value")
     )))
-}
-
-/// The keys of the event model come back `'static`, so parsing a dict copies no key it knows.
-fn known_key(key: &str) -> Cow<'static, str> {
-    let known: &'static str = match key {
-        "event_name" => "event_name",
-        "event_id" => "event_id",
-        "event_time" => "event_time",
-        "event_source_url" => "event_source_url",
-        "referrer_url" => "referrer_url",
-        "action_source" => "action_source",
-        "opt_out" => "opt_out",
-        "limited_data_use" => "limited_data_use",
-        "user" => "user",
-        "user_data" => "user_data",
-        "custom" => "custom",
-        "custom_data" => "custom_data",
-        "email" => "email",
-        "phone" => "phone",
-        "first_name" => "first_name",
-        "last_name" => "last_name",
-        "gender" => "gender",
-        "date_of_birth" => "date_of_birth",
-        "city" => "city",
-        "state" => "state",
-        "zip" => "zip",
-        "country" => "country",
-        "external_id" => "external_id",
-        "em" => "em",
-        "ph" => "ph",
-        "fn" => "fn",
-        "ln" => "ln",
-        "ge" => "ge",
-        "db" => "db",
-        "ct" => "ct",
-        "st" => "st",
-        "zp" => "zp",
-        "client_ip_address" => "client_ip_address",
-        "ip" => "ip",
-        "client_user_agent" => "client_user_agent",
-        "user_agent" => "user_agent",
-        "fbc" => "fbc",
-        "fbp" => "fbp",
-        "ttclid" => "ttclid",
-        "ttp" => "ttp",
-        "locale" => "locale",
-        "value" => "value",
-        "currency" => "currency",
-        "content_ids" => "content_ids",
-        "contents" => "contents",
-        "content_type" => "content_type",
-        "content_name" => "content_name",
-        "content_category" => "content_category",
-        "num_items" => "num_items",
-        "order_id" => "order_id",
-        "search_string" => "search_string",
-        "status" => "status",
-        "query" => "query",
-        "id" => "id",
-        "content_id" => "content_id",
-        "quantity" => "quantity",
-        "item_price" => "item_price",
-        "price" => "price",
-        "title" => "title",
-        "category" => "category",
-        "brand" => "brand",
-        _ => return Cow::Owned(key.to_owned()),
-    };
-    Cow::Borrowed(known)
 }
 
 /// Passes a pointer-sized key through: the map below is keyed by addresses, already spread.
@@ -359,16 +328,27 @@ fn to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
 }
 
 /// A list (or tuple) of event dicts, or one event dict.
-fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Vec<Input<'static>>> {
+fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Borrowed> {
+    let mut keep = Vec::new();
     if events.is_instance_of::<PyDict>() {
-        return Ok(vec![to_input(events, None)?]);
+        let inputs = vec![to_input(events, None, &mut keep)?];
+        return Ok(Borrowed {
+            inputs,
+            _strings: keep,
+        });
     }
     if events.is_instance_of::<PyList>() || events.is_instance_of::<PyTuple>() {
-        let mut out = Vec::with_capacity(events.len()?);
+        let n = events.len()?;
+        let mut inputs = Vec::with_capacity(n);
+        // About 40 strings and keys per event.
+        keep.reserve(n * 40);
         for item in events.try_iter()? {
-            out.push(to_input(&item?, None)?);
+            inputs.push(to_input(&item?, None, &mut keep)?);
         }
-        return Ok(out);
+        return Ok(Borrowed {
+            inputs,
+            _strings: keep,
+        });
     }
     Err(PyTypeError::new_err(
         "events must be a list of event dicts (or one event dict)",
@@ -388,7 +368,8 @@ fn normalize(
     value: &Bound<'_, PyAny>,
     country: Option<&str>,
 ) -> PyResult<String> {
-    let text = match to_input(value, Some(field))? {
+    let mut keep = Vec::new();
+    let text = match to_input(value, Some(field), &mut keep)? {
         Input::Str(s) => s.into_owned(),
         Input::Int(i) => i.to_string(),
         Input::Float(f) if f.is_finite() => {
@@ -425,8 +406,9 @@ fn build_meta_payload(
     test_event_code: Option<&str>,
     strict: bool,
 ) -> PyResult<Py<PyAny>> {
-    let inputs = events_arg(events)?;
-    let parsed = parse_inputs(&inputs, &options(strict)).map_err(|e| validation_error(py, &e))?;
+    let events = events_arg(events)?;
+    let parsed =
+        parse_inputs(events.inputs(), &options(strict)).map_err(|e| validation_error(py, &e))?;
     let body =
         crate::meta::meta_body(&parsed, test_event_code).map_err(|e| validation_error(py, &e))?;
     out_to_py(py, &body)
@@ -448,8 +430,9 @@ fn build_tiktok_payload(
             &ValidationError::new("pixel_code", "is required"),
         ));
     }
-    let inputs = events_arg(events)?;
-    let parsed = parse_inputs(&inputs, &options(strict)).map_err(|e| validation_error(py, &e))?;
+    let events = events_arg(events)?;
+    let parsed =
+        parse_inputs(events.inputs(), &options(strict)).map_err(|e| validation_error(py, &e))?;
     let body = crate::tiktok::tiktok_body(&parsed, pixel_code, test_event_code)
         .map_err(|e| validation_error(py, &e))?;
     out_to_py(py, &body)
@@ -475,10 +458,11 @@ fn encode_with<'py, F>(
 where
     F: Fn(&[crate::event::Event], &mut Vec<u8>) -> Result<(), ValidationError> + Send + Sync,
 {
-    let inputs = events_arg(events)?;
+    let events = events_arg(events)?;
+    let inputs = events.inputs();
     let opts = options(strict);
     let write = || -> Result<Vec<u8>, ValidationError> {
-        let parsed = parse_inputs(&inputs, &opts)?;
+        let parsed = parse_inputs(inputs, &opts)?;
         let mut buf = BODY_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
         buf.clear();
         build(&parsed, &mut buf)?;
@@ -506,7 +490,7 @@ fn encode_meta_payload<'py>(
     strict: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     encode_with(py, events, strict, |parsed, buf| {
-        crate::meta::meta_body(parsed, test_event_code).map(|body| body.write_json(buf))
+        crate::meta::write_meta_body(parsed, test_event_code, buf)
     })
 }
 
@@ -674,11 +658,12 @@ fn send_released<F>(
     send: F,
 ) -> PyResult<SendResult>
 where
-    F: FnOnce(&[Input<'static>], &BuildOptions) -> Result<sender::SendResult, SendError> + Send,
+    F: for<'e> FnOnce(&[Input<'e>], &BuildOptions) -> Result<sender::SendResult, SendError> + Send,
 {
     let events = events_arg(events)?;
+    let inputs = events.inputs();
     let opts = options(strict);
-    match py.detach(|| send(&events, &opts)) {
+    match py.detach(|| send(inputs, &opts)) {
         Ok(r) => send_result(py, r),
         Err(e) => Err(send_error(py, &e)),
     }

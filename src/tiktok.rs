@@ -148,7 +148,7 @@ fn tiktok_event<'a, S: Sink<'a>>(s: &mut S, event: &'a Event) {
             item.num("quantity", c.quantity.as_ref());
             item.str("brand", c.brand.as_deref());
         });
-        p.strs("content_ids", event.content_ids.iter().map(String::as_str));
+        p.strs("content_ids", event.content_ids.iter().map(AsRef::as_ref));
         p.str("content_type", content_type);
         p.str("content_name", event.content_name.as_deref());
         p.str("content_category", event.content_category.as_deref());
