@@ -103,7 +103,7 @@ fn meta_event<'a, S: Sink<'a>>(s: &mut S, event: &'a Event) {
     s.str("event_id", event.event_id.as_deref());
     s.str("event_source_url", event.event_source_url.as_deref());
     s.str("referrer_url", event.referrer_url.as_deref());
-    s.str("action_source", Some(&event.action_source));
+    s.str("action_source", Some(event.action_source));
     s.bool("opt_out", event.opt_out);
     // user_data is required even when it ended up empty.
     s.obj("user_data", true, |u| {
