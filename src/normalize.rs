@@ -172,9 +172,9 @@ struct DigestCache {
 }
 
 thread_local! {
-    static DIGESTS: std::cell::RefCell<DigestCache> = const {
-        std::cell::RefCell::new(DigestCache { slots: [(0, [0; 32], [0; 64]); 64] })
-    };
+    // Boxed: a 6 kB thread-local inline would not fit the static TLS block a dlopen'ed
+    // extension module gets.
+    static DIGESTS: std::cell::RefCell<Option<Box<DigestCache>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// [`sha256_hex`] through the per-thread cache of repeated values (values up to 32 bytes).
@@ -192,6 +192,11 @@ pub fn sha256_hex_common(value: &str) -> [u8; 64] {
     DIGESTS
         .try_with(|cache| {
             let mut cache = cache.try_borrow_mut().ok()?;
+            let cache = cache.get_or_insert_with(|| {
+                Box::new(DigestCache {
+                    slots: [(0, [0; 32], [0; 64]); 64],
+                })
+            });
             let (len, key, digest) = &mut cache.slots[slot];
             if usize::from(*len) == bytes.len() && &key[..bytes.len()] == bytes {
                 return Some(*digest);
