@@ -21,7 +21,9 @@ import logging
 import uuid
 
 import psycopg2
+import psycopg2.errors
 from odoo import api, fields, models
+from odoo.tools import mute_logger
 
 _logger = logging.getLogger(__name__)
 
@@ -95,15 +97,25 @@ class ConversionsApiInbox(models.Model):
     @api.model
     def _drain(self, limit=None):
         """Move inbox rows into the outbox, in this transaction; returns the outbox entries
-        moved. Rows another transaction is draining are skipped (``SKIP LOCKED``). Facts are
-        built into outbox entries first. Events of a service deleted meanwhile are dropped, as
-        its outbox rows would be (cascade). An entry the outbox refuses is logged and dropped,
-        never left to block the rows behind it."""
+        moved. Rows another transaction is draining are skipped (``SKIP LOCKED``), and so are
+        rows another drain removed after this transaction's snapshot was taken: locking them
+        fails with a serialization error (REPEATABLE READ), which ends this drain quietly, what
+        it moved so far kept; the rest waits for the next run. Facts are built into outbox
+        entries first. Events of a service deleted meanwhile are dropped, as its outbox rows
+        would be (cascade). An entry the outbox refuses is logged and dropped, never left to
+        block the rows behind it."""
         moved = 0
         Event = self.env['conversions.api.event'].sudo()
         while limit is None or moved < limit:
-            self.env.cr.execute(_TAKE_SQL, [DRAIN_BATCH])
-            payloads = [row[0] for row in self.env.cr.fetchall()]
+            try:
+                # odoo.sql_db would log the serialization error as a bad query
+                with self.env.cr.savepoint(flush=False), mute_logger('odoo.sql_db'):
+                    self.env.cr.execute(_TAKE_SQL, [DRAIN_BATCH])
+                    payloads = [row[0] for row in self.env.cr.fetchall()]
+            except psycopg2.errors.SerializationFailure:
+                _logger.info('conversions_api: inbox rows taken by another worker meanwhile; '
+                             'the rest is drained by the next run')
+                break
             if not payloads:
                 break
             entries = []

@@ -234,6 +234,44 @@ class TestOutboxTransactions(BaseCase):
         self.assertFalse(self.fake.requests)
         self.assertEqual(self.states(['rolled-back-1']), {})
 
+    def test_inbox_rows_another_drain_took_meanwhile(self):
+        """Two drains at once: a row the other one removed (and committed) after this
+        transaction's snapshot makes locking fail (REPEATABLE READ). The drain stops quietly,
+        the next run moves the rest. Found by scripts/soak.py (drainers): each such overlap
+        logged two ERRORs, a bad query and a failed drain, 20 in 40,000 rows drained by four
+        processes."""
+        def fact(event_id):
+            context = {'client_user_agent': USER_AGENT, 'client_ip_address': '203.0.113.9',
+                       'event_source_url': 'https://shop.example.com/'}
+            return [{'event': 'ViewContent', 'services': [self.service_id], 'values': {
+                'event_id': event_id, 'event_source_url': 'https://shop.example.com/',
+                'custom_data': {'content_ids': [event_id]}, 'request_context': context}}]
+
+        def remove_rows():
+            with self.registry.cursor() as cr:
+                cr.execute('DELETE FROM conversions_api_inbox WHERE payload LIKE %s',
+                           ['%inbox-race-%'])
+
+        self.addCleanup(remove_rows)
+        with self.committed_env() as env:
+            env['conversions.api.inbox']._append(fact('inbox-race-taken'))
+            env['conversions.api.inbox']._append(fact('inbox-race-left'))
+            env.cr.execute('SELECT id FROM conversions_api_inbox WHERE payload LIKE %s',
+                           ['%inbox-race-taken%'])
+            taken_id = env.cr.fetchone()[0]
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            cr.execute('SELECT count(*) FROM conversions_api_inbox')  # the snapshot
+            with self.registry.cursor() as other:  # another drain takes a row and commits
+                other.execute('DELETE FROM conversions_api_inbox WHERE id = %s', [taken_id])
+            with self.assertNoLogs('odoo', 'ERROR'):
+                env['conversions.api.event']._flush_outbox(commit=True)
+        self.assertFalse(self.fake.requests)
+        with self.committed_env() as env:
+            self.assertEqual(env['conversions.api.event']._flush_outbox(commit=True), 1)
+        self.assertEqual([e['event_id'] for e in self.fake.meta_events(PIXEL)],
+                         ['inbox-race-left'])
+
     def test_no_double_send_under_concurrent_flushes(self):
         event_ids = [f'concurrent-{index}' for index in range(120)]
         with self.registry.cursor() as cr:
