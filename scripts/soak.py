@@ -438,6 +438,23 @@ if not product:
     product = env['product.template'].create({
         'name': 'Soak Chair', 'list_price': 100.0, 'sale_ok': True,
         'website_published': True, 'taxes_id': [(5, 0, 0)]})
+service_product = env['product.template'].search([('name', '=', 'Soak Service')], limit=1)
+if not service_product:
+    values = {'name': 'Soak Service', 'list_price': 50.0, 'sale_ok': True,
+              'website_published': True, 'taxes_id': [(5, 0, 0)]}
+    values['detailed_type' if 'detailed_type' in service_product._fields else 'type'] = 'service'
+    service_product = env['product.template'].create(values)
+# no wkhtmltopdf and no SMTP server here: order mails go without their PDF, and stay queued
+for xmlid in ('sale.mail_template_sale_confirmation', 'sale.email_template_edi_sale',
+              'sale.mail_template_sale_payment_executed'):
+    template = env.ref(xmlid, raise_if_not_found=False)
+    if template and 'report_template_ids' in template._fields:
+        template.report_template_ids = [(5, 0, 0)]
+    elif template and 'report_template' in template._fields:
+        template.report_template = False
+mail_cron = env.ref('mail.ir_cron_mail_scheduler_action', raise_if_not_found=False)
+if mail_cron:
+    mail_cron.active = False
 provider = env.ref('payment.payment_provider_demo', raise_if_not_found=False)
 if provider:
     values = {'state': 'test', 'is_published': True}
@@ -451,6 +468,9 @@ print('SOAK_SETUP ' + json.dumps({
     'websites': [website1.id, website2.id], 'services': services,
     'template': product.id, 'variant': product.product_variant_id.id,
     'url': product.website_url,
+    'service_template': service_product.id,
+    'service_variant': service_product.product_variant_id.id,
+    'service_url': service_product.website_url,
     'country': env.ref('base.be').id, 'currency': website1.company_id.currency_id.name,
     'demo_provider': provider.id if provider else None,
 }))
@@ -472,6 +492,16 @@ def setup_database(odoo: OdooTree, pg: Pg, args, name: str, fake_url: str, log_d
             pg.drop(name)
             raise SoakError(f"installing {modules} in {name} failed, see "
                             f"{log_dir / f'install_{name}.log'}")
+    else:
+        # the addon of this checkout, as it is now (tables of models added since)
+        cmd = odoo.cmd() + ["-d", name, "-u", "conversions_api", "--stop-after-init",
+                            "--log-level", "warn", "--no-http"]
+        with open(log_dir / f"update_{name}.log", "ab") as out:
+            done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=odoo.env(),
+                                  timeout=3600, check=False)
+        if done.returncode != 0:
+            raise SoakError(f"updating conversions_api in {name} failed, see "
+                            f"{log_dir / f'update_{name}.log'}")
     script = (SETUP_SCRIPT.replace("__FAKE_URL__", repr(fake_url))
               .replace("__META_PIXELS__", repr(META_PIXELS))
               .replace("__TIKTOK_PIXELS__", repr(TIKTOK_PIXELS))
@@ -1035,6 +1065,381 @@ def scenario_kill(ctx: dict) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# The checkout load client
+# --------------------------------------------------------------------------------------------
+
+ADDRESS = {"name": "Soak Shopper", "phone": "+32 2 555 12 12", "street": "Rue Neuve 1",
+           "city": "Bruxelles", "zip": "1000"}
+
+
+class CheckoutError(Exception):
+    """A shopper's journey broke (an unexpected answer); carries the step."""
+
+
+class Shopper:
+    """One guest shopper of a journey: product page, add to cart, checkout, address, payment
+    with the demo provider, confirmation; each request timed (``on_request``)."""
+
+    def __init__(self, base: str, info: dict, version: int, index: int, on_request) -> None:
+        import requests
+
+        self.base = base
+        self.info = info
+        self.version = version
+        self.index = index
+        self.on_request = on_request
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = UA
+
+    def _timed(self, step: str, method: str, path: str, **kwargs):
+        kwargs.setdefault("timeout", 60)
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, self.base + path, **kwargs)
+        except Exception as error:
+            self.on_request(step, (time.perf_counter() - started) * 1000.0, 0)
+            raise CheckoutError(f"{step}: {type(error).__name__}: {error}") from None
+        self.on_request(step, (time.perf_counter() - started) * 1000.0, response.status_code)
+        if response.status_code >= 400:
+            raise CheckoutError(f"{step}: HTTP {response.status_code} on {path}")
+        return response
+
+    def _rpc(self, step: str, path: str, params: dict) -> Any:
+        response = self._timed(step, "POST", path, json={
+            "jsonrpc": "2.0", "method": "call", "id": 1, "params": params},
+            headers={"Origin": self.base, "Referer": self.base + self.info["url"]})
+        body = response.json()
+        if "error" in body:
+            message = body["error"].get("data", {}).get("message") or body["error"]
+            raise CheckoutError(f"{step}: {message}")
+        return body.get("result")
+
+    def journey(self) -> int | None:
+        """One order; returns its id once confirmed (None: not confirmed)."""
+        from lxml import html
+
+        self._timed("product page", "GET", self.info["url"])
+        if self.version >= 19:
+            self._rpc("add to cart", "/shop/cart/add", {
+                "product_template_id": self.info["template"],
+                "product_id": self.info["variant"], "quantity": 1})
+        else:
+            self._rpc("add to cart", "/shop/cart/update_json", {
+                "product_id": self.info["variant"], "add_qty": 1})
+        page = self._timed("checkout", "GET", "/shop/checkout")  # a guest: the address form
+        if "/shop/address" not in page.url:
+            raise CheckoutError(f"checkout led to {page.url}, not the address form")
+        doc = html.fromstring(page.content)
+        forms = doc.xpath("//form[contains(@class, 'checkout_autoformat')]")
+        if not forms:
+            raise CheckoutError("no address form on /shop/address")
+        form = forms[0]
+        data = {}
+        for field in form.xpath(".//input[@name]|.//select[@name]|.//textarea[@name]"):
+            if field.tag == "input" and field.get("type") in ("checkbox", "radio") \
+                    and field.get("checked") is None:
+                continue
+            data[field.get("name")] = field.get("value") or ""
+        data.update(ADDRESS, email=f"shopper{self.index}@example.com",
+                    country_id=str(self.info["country"]))
+        if self.version >= 18:
+            answer = self._timed("address", "POST", "/shop/address/submit", data=data)
+            target = answer.json().get("redirectUrl")
+            if not target:
+                raise CheckoutError(f"address refused: {answer.text[:300]}")
+            page = self._timed("address next", "GET", target)
+        else:
+            data.setdefault("submitted", "1")
+            data.setdefault("partner_id", "-1")
+            page = self._timed("address", "POST", "/shop/address", data=data)
+        if "/shop/payment" not in page.url:
+            page = self._timed("payment page", "GET", "/shop/payment")
+        doc = html.fromstring(page.content)
+        forms = doc.xpath("//form[@id='o_payment_form']")
+        if not forms:
+            raise CheckoutError(f"no payment form on {page.url}")
+        form = forms[0]
+        options = form.xpath(".//input[@data-provider-code='demo']")
+        if not options:
+            raise CheckoutError("the demo payment provider is not offered")
+        option = options[0]
+        params = {
+            "provider_id": int(option.get("data-provider-id")),
+            "payment_method_id": int(option.get("data-payment-option-id")),
+            "token_id": None, "amount": float(form.get("data-amount")),
+            "flow": "direct", "tokenization_requested": False,
+            "landing_route": form.get("data-landing-route"), "is_validation": False,
+            "access_token": form.get("data-access-token"),
+        }
+        route = form.get("data-transaction-route")
+        order_id = int(route.rstrip("/").rsplit("/", 1)[-1])
+        processing = self._rpc("payment transaction", route, params)
+        self._rpc("pay (demo)", "/payment/demo/simulate_payment", {
+            "reference": processing["reference"], "payment_details": "4242",
+            "simulated_state": "done"})
+        self._timed("payment status", "GET", "/payment/status")
+        status = self._rpc("payment status poll", "/payment/status/poll", {})
+        page = self._timed("confirmation", "GET", (status or {}).get("landing_route")
+                           or params["landing_route"])
+        if "/shop/confirmation" not in page.url:
+            raise CheckoutError(f"the payment led to {page.url}, not the confirmation")
+        return order_id
+
+
+class LoadClient:
+    """Starts a new shopper journey ``rate`` times a second (open loop), run by at most
+    ``threads`` shoppers at once; a start with every shopper busy is counted as missed. Every
+    request is recorded with the phase ``phase_of`` gives at its start."""
+
+    def __init__(self, base: str, info: dict, version: int, rate: float, threads: int,
+                 phase_of) -> None:
+        self.base, self.info, self.version = base, info, version
+        self.rate, self.threads, self.phase_of = rate, threads, phase_of
+        self.samples: list[tuple[str, str, float, int]] = []
+        self.orders: list[tuple[str, int | None, str | None, float]] = []
+        self.missed: Counter = Counter()
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.tokens: list[float] = []
+        self.cond = threading.Condition()
+        self.busy = 0
+        self.counter = 0
+
+    def _record(self, phase: str):
+        def on_request(step: str, ms: float, status: int) -> None:
+            with self.lock:
+                self.samples.append((phase, step, ms, status))
+        return on_request
+
+    def _worker(self) -> None:
+        while True:
+            with self.cond:
+                while not self.tokens and not self.stop_event.is_set():
+                    self.cond.wait(0.5)
+                if not self.tokens:
+                    return
+                started = self.tokens.pop(0)
+                self.busy += 1
+                self.counter += 1
+                index = self.counter
+            phase = self.phase_of(started)
+            shopper = Shopper(self.base, self.info, self.version, index, self._record(phase))
+            error = order_id = None
+            try:
+                order_id = shopper.journey()
+            except CheckoutError as exc:
+                error = str(exc)
+            finally:
+                shopper.session.close()
+                with self.cond:
+                    self.busy -= 1
+            with self.lock:
+                self.orders.append((phase, order_id, error, time.monotonic() - started))
+
+    def run(self, seconds: float) -> None:
+        workers = [threading.Thread(target=self._worker, daemon=True)
+                   for _ in range(self.threads)]
+        for worker in workers:
+            worker.start()
+        start = time.monotonic()
+        issued = 0
+        try:
+            while not self.stop_event.is_set():
+                now = time.monotonic()
+                if now - start >= seconds:
+                    break
+                due = int((now - start) * self.rate) + 1
+                with self.cond:
+                    while issued < due:
+                        issued += 1
+                        if self.busy + len(self.tokens) >= self.threads:
+                            self.missed[self.phase_of(now)] += 1
+                        else:
+                            self.tokens.append(now)
+                    self.cond.notify_all()
+                time.sleep(min(0.05, max(0.001, (issued / self.rate) - (now - start))))
+        finally:
+            self.stop_event.set()
+            with self.cond:
+                self.cond.notify_all()
+            for worker in workers:
+                worker.join(timeout=180)
+
+
+def latency_summary(samples, orders, missed, phases: dict[str, float]) -> dict[str, dict]:
+    """Per phase (name -> seconds long): request latency, and the orders started in it."""
+    out = {}
+    for phase, seconds in phases.items():
+        values = sorted(ms for p, _s, ms, status in samples if p == phase and status)
+        done = [o for o in orders if o[0] == phase]
+        if not values:
+            continue
+        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+        out[phase] = {"n": len(values), "median_ms": round(statistics.median(values), 1),
+                      "p99_ms": round(p99, 1), "orders": len(done),
+                      "orders_confirmed": sum(1 for o in done if o[1]),
+                      "orders_failed": sum(1 for o in done if not o[1]),
+                      "orders_per_s": round(sum(1 for o in done if o[1]) / seconds, 2),
+                      "starts_missed": missed.get(phase, 0)}
+        steps = defaultdict(list)
+        for p, step, ms, status in samples:
+            if p == phase and status:
+                steps[step].append(ms)
+        out[phase]["by_step_median_ms"] = {s: round(statistics.median(v), 1)
+                                           for s, v in sorted(steps.items())}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario: outage under load
+# --------------------------------------------------------------------------------------------
+
+
+def outage_schedule(healthy: float, outage: float) -> list[dict]:
+    """Healthy, then a quarter each of 5xx, timeouts, 429 + Retry-After and throttling codes
+    (Meta 17, TikTok 40100), then healthy again (from the end of the list on)."""
+    quarter = outage / 4.0
+    steps = [
+        {"duration": healthy, "label": "healthy"},
+        {"duration": quarter, "label": "5xx", "faults": {
+            "meta": ["http_503", {}], "tiktok": ["http_500", {}]}},
+        # held past the sender's timeout (10 s by default), then closed unanswered
+        {"duration": quarter, "label": "timeouts", "fault": "hang", "params": {"seconds": 30}},
+        {"duration": quarter, "label": "429", "fault": "rate_limit",
+         "params": {"retry_after": 30}},
+        {"duration": quarter, "label": "throttled", "faults": {
+            "meta": ["meta_error", {"code": 17, "subcode": 2446079, "is_transient": True,
+                                    "status": 400,
+                                    "message": "(#17) User request limit reached"}],
+            "tiktok": ["tiktok_code", {"code": 40100,
+                                       "message": "Too many requests. Please retry in some "
+                                                  "time."}]}},
+    ]
+    phases, at = [], 0.0
+    for step in steps:
+        end = at + step["duration"]
+        if "faults" in step:
+            for platform, (fault, params) in step["faults"].items():
+                phases.append({"start": at, "end": end, "fault": fault,
+                               "platforms": [platform], "params": params,
+                               "label": step["label"]})
+        else:
+            phases.append({"start": at, "end": end, "fault": step.get("fault"),
+                           "platforms": ["meta", "tiktok"], "params": step.get("params", {}),
+                           "label": step["label"]})
+        at = end
+    return phases
+
+
+def scenario_outage(ctx: dict) -> dict:
+    args, odoo, pg, procs, fake = ctx["args"], ctx["odoo"], ctx["pg"], ctx["procs"], ctx["fake"]
+    log_dir: Path = ctx["log_dir"] / "outage"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    dbname = f"soak{odoo.major}_outage"
+    fake.call("reset")
+    info = setup_database(odoo, pg, args, dbname, fake.base_url, ctx["log_dir"],
+                          "website_sale,conversions_api,payment_demo")
+    info["url"] = info["service_url"]
+    info["template"], info["variant"] = info["service_template"], info["service_variant"]
+    website = info["websites"][0]
+    services = [s for s in info["services"] if s["website_id"] == website]
+    before_id = pg.query(dbname, "SELECT coalesce(max(id), 0) FROM sale_order")[0][0]
+    healthy, outage = args.healthy_minutes * 60, args.minutes * 60
+    phases = outage_schedule(healthy, outage)
+    fake.call("set_schedule", schedule=json.dumps(phases))
+    port = free_port_pair()
+    server = start_server(procs, odoo, dbname, "server", port, log_dir,
+                          workers=args.http_workers, cron=2)
+    wait_http(port, server)
+    base = f"http://127.0.0.1:{port}"
+    # warm up: every page once, so that the first measured requests are not compiling assets
+    warm = LoadClient(base, info, odoo.major, 1.0, 1, lambda t: "warmup")
+    warm.run(3)
+    if not any(o[1] for o in warm.orders):
+        errors = [o[2] for o in warm.orders]
+        raise SoakError(f"the warm-up order did not go through: {errors}")
+    load_before = load_average()
+    fake.call("start_schedule")
+    fake_start = fake.call("clock")["clock"]
+    t0 = time.monotonic()
+
+    def phase_of(t: float) -> str:
+        elapsed = t - t0
+        if elapsed < healthy:
+            return "healthy"
+        if elapsed < healthy + outage:
+            return "outage"
+        return "recovered"
+
+    client = LoadClient(base, info, odoo.major, args.orders_per_second, args.shoppers,
+                        phase_of)
+    log(f"load: {args.orders_per_second} orders/s for {args.healthy_minutes} min healthy, "
+        f"then {args.minutes} min of outage")
+    loads = []
+
+    def sample_load():
+        while not client.stop_event.is_set():
+            loads.append(os.getloadavg()[0])
+            client.stop_event.wait(30)
+
+    sampler = threading.Thread(target=sample_load, daemon=True)
+    sampler.start()
+    client.run(healthy + outage)
+    recovered_at = time.monotonic()
+    load_during = load_average()
+    log(f"load over; {len(client.orders)} journeys; waiting for the outbox to empty "
+        f"(at most {args.recovery_minutes} min counted from the recovery)")
+
+    def drained():
+        states = outbox_states(pg, dbname)
+        return (not inbox_count(pg, dbname)
+                and not states.get("queued", 0) and not states.get("retrying", 0)) and states
+
+    try:
+        states = wait_for(drained, args.deadline_minutes * 60, 1.0, "the outbox to empty")
+        drained_after = time.monotonic() - recovered_at
+    except SoakError as error:
+        states = {"timeout": str(error), **outbox_states(pg, dbname)}
+        drained_after = None
+    procs.stop(server)
+    check = reconcile(pg, dbname, fake, info["services"])
+    orders = pg.query(dbname, "SELECT id, state FROM sale_order WHERE id > %s AND website_id "
+                              "IS NOT NULL", [before_id])
+    confirmed = [oid for oid, state in orders if state == "sale"]
+    counts = fake.counts()
+    purchase_counts = Counter()
+    for oid in confirmed:
+        for service in services:
+            key = (service["platform"], service["pixel"], "Purchase", f"purchase-{oid}")
+            purchase_counts[counts.get(key, 0)] += 1
+    timeline = fake.call("timeline", start=fake_start, bucket=60)
+    for row in timeline:
+        row["phase"] = phase_of(t0 + row["from_s"] + 30)
+    journeys = client.orders
+    confirmed_by_client = [o for o in journeys if o[1]]
+    logs = [log_dir / "server.log"]
+    return {
+        "scenario": "outage", "odoo": odoo.version_label, "database": dbname,
+        "schedule": phases, "orders_per_second_target": args.orders_per_second,
+        "orders": {"placed": len(journeys), "confirmed_by_client": len(confirmed_by_client),
+                   "confirmed": len(confirmed), "in_database": len(orders),
+                   "errors": Counter(o[2] for o in journeys if o[2]).most_common(10),
+                   "starts_missed": dict(client.missed)},
+        "latency": latency_summary(client.samples, journeys, client.missed,
+                                   {"healthy": healthy, "outage": outage}),
+        "states": states, "check": check["counts"], "attempts": check["attempts"],
+        "purchase_counts_per_order_and_service": dict(purchase_counts),
+        "purchase_once": set(purchase_counts) == {1},
+        "recovered_after_s": round(drained_after, 1) if drained_after is not None else None,
+        "requests_per_minute": timeline,
+        "early_retries": fake.call("early"),
+        "errors": error_lines(logs), "load_average": [load_before, load_during,
+                                                      load_average()],
+        "load_samples": loads,
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # Scenario: drain throughput
 # --------------------------------------------------------------------------------------------
 
@@ -1220,22 +1625,29 @@ def print_outage(result: dict) -> None:
         check.get("delivered", 0), check.get("duplicates", 0),
         check.get("rows", 0) - check.get("delivered", 0), check.get("failed", 0),
         result["purchase_once"], result["recovered_after_s"])))
-    print("phase | requests | median ms | p99 ms | orders/s")
+    print("phase | requests | median ms | p99 ms | orders started | confirmed | orders/s "
+          "| starts missed (all shoppers busy)")
     for phase, row in result["latency"].items():
         print(f"{phase} | {row['n']} | {row['median_ms']} | {row['p99_ms']} | "
-              f"{row['orders_per_s']}")
-    print("minute | phase | requests meta/tiktok | 2xx | early retries")
+              f"{row['orders']} | {row['orders_confirmed']} | {row['orders_per_s']} | "
+              f"{row['starts_missed']}")
+    for phase, row in result["latency"].items():
+        print(f"{phase} medians by step: {row['by_step_median_ms']}")
+    if result["orders"]["errors"]:
+        print(f"journey errors: {result['orders']['errors']}")
+    print("minute | phase | requests meta/tiktok | accepted | events | early retries")
     for row in result["requests_per_minute"]:
         req = row["requests"]
         print(f"{row['bucket']} | {row.get('phase', '')} | {req.get('meta', 0)}/"
-              f"{req.get('tiktok', 0)} | {sum(row['ok'].values())} | "
-              f"{sum(row['early'].values())}")
+              f"{req.get('tiktok', 0)} | {sum(row.get('accepted', {}).values())} | "
+              f"{sum(row['events'].values())} | {sum(row['early'].values())}")
 
 
 # --------------------------------------------------------------------------------------------
 
 
-SCENARIOS = {"drainers": scenario_drainers, "kill": scenario_kill, "drain": scenario_drain}
+SCENARIOS = {"drainers": scenario_drainers, "kill": scenario_kill, "outage": scenario_outage,
+             "drain": scenario_drain}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -1251,6 +1663,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="the outbox must be empty this long after recovery")
     parser.add_argument("--orders-per-second", type=float, default=5.0)
     parser.add_argument("--shoppers", type=int, default=12, help="load client threads")
+    parser.add_argument("--http-workers", type=int, default=4,
+                        help="outage: the storefront server's HTTP workers")
     parser.add_argument("--events", type=int, default=20000, help="drainers: events queued")
     parser.add_argument("--servers", type=int, default=4, help="drainers: Odoo servers")
     parser.add_argument("--direct-drainers", type=int, default=4,

@@ -268,7 +268,7 @@ def test_request_timeline_per_minute() -> None:
         timeline = fake.request_timeline(start)
         assert [row["bucket"] for row in timeline] == [0, 1]
         assert timeline[0]["requests"] == {"meta": 1, "tiktok": 1}
-        assert timeline[0]["ok"] == {"meta": 1}
+        assert timeline[0]["ok"] == {"meta": 1} and timeline[0]["accepted"] == {"meta": 1}
         assert timeline[0]["events"] == {"meta": 2}
         assert timeline[1]["requests"] == {"tiktok": 1} and timeline[1]["events"] == {"tiktok": 1}
 

@@ -295,8 +295,9 @@ def request_timeline(
     requests: Iterable[Any], *, start: float, bucket: float = 60.0
 ) -> list[dict[str, Any]]:
     """Requests per ``bucket`` seconds from ``start`` (the fake's clock): per bucket and
-    platform, the number of requests, how many were answered 2xx, and how many came before a
-    Retry-After they had been given was over."""
+    platform, the number of requests, how many were answered 2xx (TikTok answers most errors
+    with HTTP 200), how many were accepted (events recorded) and their events, and how many
+    came before a Retry-After they had been given was over."""
     rows: dict[int, dict[str, Any]] = {}
     for rec in requests:
         if rec.platform not in ALL_PLATFORMS or rec.received_at < start:
@@ -309,6 +310,7 @@ def request_timeline(
                 "from_s": index * bucket,
                 "requests": Counter(),
                 "ok": Counter(),
+                "accepted": Counter(),
                 "early": Counter(),
                 "events": Counter(),
             },
@@ -316,6 +318,8 @@ def request_timeline(
         row["requests"][rec.platform] += 1
         if 200 <= rec.status < 300:
             row["ok"][rec.platform] += 1
+        if rec.events_accepted:
+            row["accepted"][rec.platform] += 1
             row["events"][rec.platform] += rec.events_accepted
         if getattr(rec, "early_retry", False):
             row["early"][rec.platform] += 1
