@@ -32,6 +32,14 @@ MAX_ATTEMPT_HISTORY = 20
 # Backoff between attempts: BACKOFF_BASE_SECONDS * 2 ** (attempts - 1), capped.
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 6 * 3600
+# A request failing transiently (server error, timeout, 429, throttling code) pauses its whole
+# service: no request for SERVICE_PAUSE_BASE_SECONDS * 2 ** (failures in a row - 1), at most
+# SERVICE_PAUSE_MAX_SECONDS (or as long as the platform's Retry-After asks, up to
+# BACKOFF_MAX_SECONDS); then one event probes it, and its success resumes the delivery.
+SERVICE_PAUSE_BASE_SECONDS = 5
+SERVICE_PAUSE_MAX_SECONDS = 30
+# The sender waits out a Retry-After this long at most; a longer one pauses the service.
+SENDER_MAX_RETRY_AFTER = 5.0
 
 # Both platforms accept at most 1,000 events per request.
 BATCH_SIZE = 1000

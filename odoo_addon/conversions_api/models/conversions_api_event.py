@@ -472,6 +472,11 @@ class ConversionsApiEvent(models.Model):
         Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so concurrent flushes never send
         the same row. With ``commit`` (cron, post-commit), each batch is committed as soon
         as it is sent. Returns the number of rows processed.
+
+        A service whose last request failed transiently is paused (see
+        ``conversions.api.service._delivery_pause``): its rows are left alone until the pause
+        is over, then one of them probes it (``_probe_paused_services``), and its success
+        resumes the delivery. Rows given by ``ids`` (a manual retry) are sent regardless.
         """
         now = now or fields.Datetime.now()
         batch_size = min(batch_size or const.BATCH_SIZE, const.BATCH_SIZE)
@@ -485,7 +490,7 @@ class ConversionsApiEvent(models.Model):
             drained = 0
         if drained and commit:
             self.env.cr.commit()
-        processed = 0
+        processed = self._probe_paused_services(now, commit) if ids is None else 0
         while limit is None or processed < limit:
             batch_limit = batch_size if limit is None else min(batch_size, limit - processed)
             try:
@@ -518,6 +523,9 @@ class ConversionsApiEvent(models.Model):
         if ids is not None:
             query += ' AND id = ANY(%s)'
             params.append(list(ids))
+        else:  # a paused service is probed with one row (_probe_paused_services), not claimed
+            query += (' AND service_id NOT IN (SELECT id FROM conversions_api_service'
+                      ' WHERE pause_failures > 0)')
         # Rows of one service are contiguous, so a claim fills whole batches.
         query += ' ORDER BY service_id, id LIMIT %s FOR UPDATE SKIP LOCKED'
         params.append(limit)
@@ -527,6 +535,51 @@ class ConversionsApiEvent(models.Model):
         with mute_logger('odoo.sql_db'):
             self.env.cr.execute(query, params)
         return self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+
+    @api.model
+    def _probe_paused_services(self, now, commit):
+        """Send one row of each service whose pause is over, alone and without the sender's
+        own retry (context ``convapi_probe``): its success resumes the service, a transient
+        failure pauses it again. The probe is the least tried row that is due (a failed row
+        waits its own backoff), so that a long outage spreads its attempts over the waiting
+        rows instead of spending one row's. One worker probes a service at a time: it holds
+        the service's row lock meanwhile, and the others skip the service. Returns the rows
+        probed."""
+        cr = self.env.cr
+        cr.execute("""
+            SELECT id FROM conversions_api_service
+             WHERE pause_failures > 0 AND (paused_until IS NULL OR paused_until <= %s)
+             ORDER BY id
+        """, [now])
+        probed = 0
+        for (service_id,) in cr.fetchall():
+            row = None
+            try:
+                # a row another worker updated after our snapshot raises SerializationFailure:
+                # that worker probed it; keep odoo.sql_db from logging it as a bad query
+                with cr.savepoint(flush=False), mute_logger('odoo.sql_db'):
+                    cr.execute("""
+                        SELECT id FROM conversions_api_service
+                         WHERE id = %s AND pause_failures > 0
+                           FOR NO KEY UPDATE SKIP LOCKED
+                    """, [service_id])
+                    if cr.fetchone():
+                        cr.execute("""
+                            SELECT id FROM conversions_api_event
+                             WHERE service_id = %s AND state IN ('queued', 'retrying')
+                               AND (next_attempt IS NULL OR next_attempt <= %s)
+                             ORDER BY attempts, id LIMIT 1 FOR UPDATE SKIP LOCKED
+                        """, [service_id, now])
+                        row = cr.fetchone()
+            except psycopg2.errors.SerializationFailure:
+                continue
+            if not row:
+                continue
+            self.sudo().browse(row[0]).with_context(convapi_probe=True)._deliver(now)
+            probed += 1
+            if commit:
+                cr.commit()
+        return probed
 
     def _deliver(self, now):
         """Send rows of one service in one request and record the outcome on each."""
@@ -544,7 +597,9 @@ class ConversionsApiEvent(models.Model):
             rows._write_grouped({'state': 'failed', 'error': _('The service is archived.')})
             return
         try:
-            sender = service._make_sender()
+            # a probe (see _probe_paused_services) is one request: the outbox retries
+            sender = service._make_sender(
+                max_retries=0 if self.env.context.get('convapi_probe') else None)
         except Exception as error:  # noqa: BLE001 - recorded on the rows
             rows._record_failure(error, now)
             return
@@ -631,6 +686,7 @@ class ConversionsApiEvent(models.Model):
         retried._log_attempts('sent', now, trace_id=result.trace_id)
         _logger.info('conversions_api: %s %s event(s) sent (service %s)',
                      len(self), self.service_id.platform, self.service_id.id)
+        self.service_id._delivery_resume(now)
 
     def _record_failure(self, error, now, permanent=False, message=None):
         """Record a failed attempt on these rows: retried later with backoff when ``error`` is
@@ -657,6 +713,10 @@ class ConversionsApiEvent(models.Model):
         max_attempts = _to_int(
             self.env['ir.config_parameter'].sudo().get_param(const.PARAM_MAX_ATTEMPTS),
             const.DEFAULT_MAX_ATTEMPTS)
+        # the platform failed the request, not these rows: pause the whole service
+        paused_until = False
+        if rows and retryable and convapi is not None and isinstance(error, convapi.SendError):
+            paused_until = self.service_id._delivery_pause(error, now)
         retry_after = getattr(error, 'retry_after', None) or 0
         trace_id = getattr(error, 'trace_id', None) or False
         response = getattr(error, 'response', None)
@@ -670,7 +730,10 @@ class ConversionsApiEvent(models.Model):
                 delay = min(const.BACKOFF_BASE_SECONDS * 2 ** (attempt - 1),
                             const.BACKOFF_MAX_SECONDS)
                 delay = max(delay, float(retry_after))
-                values.update(state='retrying', next_attempt=now + timedelta(seconds=delay))
+                # never before the service's pause is over (a Retry-After): its success
+                # makes the rows due again at once (_delivery_resume)
+                next_attempt = max(now + timedelta(seconds=delay), paused_until or now)
+                values.update(state='retrying', next_attempt=next_attempt)
             else:
                 values.update(state='failed', next_attempt=False)
             same.write(values)

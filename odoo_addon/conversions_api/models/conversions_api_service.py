@@ -4,9 +4,11 @@ import logging
 import uuid
 from datetime import timedelta
 
+import psycopg2.errors
 from lxml.builder import E
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import mute_logger
 
 from .. import const, utils
 
@@ -77,6 +79,14 @@ class ConversionsApiService(models.Model):
         string='From system parameters', readonly=True, copy=False,
         help='Managed from Website settings (meta_capi.* / tiktok_eapi.* system parameters); '
              'used for websites without a service of this platform.')
+    # Written with SQL by the flush (see _delivery_pause): an ORM write would clear the
+    # storefront's caches in every worker.
+    paused_until = fields.Datetime(
+        string='Delivery paused until', readonly=True, copy=False,
+        help='The platform failed transiently (server error, timeout, rate limit): no request '
+             'goes to it until then, then one event probes it; its success resumes delivery.')
+    pause_failures = fields.Integer(
+        string='Failed requests in a row', readonly=True, copy=False)
     sent_count_24h = fields.Integer(string='Sent (24 h)', compute='_compute_event_counts')
     failed_count_24h = fields.Integer(string='Failed (24 h)', compute='_compute_event_counts')
     pending_count = fields.Integer(string='Pending', compute='_compute_event_counts')
@@ -246,7 +256,72 @@ class ConversionsApiService(models.Model):
         sender_class = convapi.MetaSender if service.platform == 'meta' else convapi.TikTokSender
         return sender_class(
             service.pixel_id.strip(), service.access_token.strip(),
-            base_url=base_url, timeout=timeout, max_retries=max_retries)
+            base_url=base_url, timeout=timeout, max_retries=max_retries,
+            max_retry_after=const.SENDER_MAX_RETRY_AFTER)
+
+    # ------------------------------------------------------------------
+    # Delivery pause (see conversions.api.event._flush_outbox)
+    # ------------------------------------------------------------------
+
+    def _delivery_pause(self, error, now):
+        """A request of this service failed transiently: no request to it for a while
+        (doubling with each failure in a row, ``const.SERVICE_PAUSE_MAX_SECONDS`` at most, or
+        as long as the platform's Retry-After asks), then one probe. Returns the end of the
+        pause, when the flush cron is also woken up.
+
+        During an outage the platform then sees one request per pause, not one per batch,
+        and a flush run never spends more than one request's timeout on a dead service.
+        """
+        self.ensure_one()
+        cr = self.env.cr
+        cr.execute('SELECT pause_failures FROM conversions_api_service WHERE id = %s', [self.id])
+        failures = ((cr.fetchone() or [0])[0] or 0) + 1
+        delay = min(const.SERVICE_PAUSE_BASE_SECONDS * 2 ** min(failures - 1, 16),
+                    const.SERVICE_PAUSE_MAX_SECONDS)
+        retry_after = _to_float(getattr(error, 'retry_after', None), 0.0)
+        delay = max(delay, min(retry_after, const.BACKOFF_MAX_SECONDS))
+        until = now + timedelta(seconds=delay)
+        try:
+            # odoo.sql_db would log a serialization error as a bad query
+            with cr.savepoint(flush=False), mute_logger('odoo.sql_db'):
+                cr.execute('UPDATE conversions_api_service SET pause_failures = %s, '
+                           'paused_until = %s WHERE id = %s', [failures, until, self.id])
+        except psycopg2.errors.SerializationFailure:
+            # another worker recorded a failure of this service since this transaction began
+            return until
+        self.invalidate_recordset(['paused_until', 'pause_failures'])
+        cron = self.env.ref('conversions_api.ir_cron_conversions_api_flush',
+                            raise_if_not_found=False)
+        if cron:
+            try:
+                with cr.savepoint(flush=False):
+                    cron.sudo()._trigger(at=until)
+            except Exception:  # noqa: BLE001 - the every-minute run probes it too
+                _logger.exception('conversions_api: could not schedule the flush cron')
+        _logger.info('conversions_api: %s service %s paused for %.0f s (%s failed request(s) '
+                     'in a row)', self.platform, self.id, delay, failures)
+        return until
+
+    def _delivery_resume(self, now):
+        """A request of this paused service went through: it is delivered again, and its rows
+        waiting for their own backoff go at once."""
+        self.ensure_one()
+        if not self.pause_failures:
+            return
+        cr = self.env.cr
+        try:
+            with cr.savepoint(flush=False), mute_logger('odoo.sql_db'):
+                cr.execute('UPDATE conversions_api_service SET pause_failures = 0, '
+                           'paused_until = NULL WHERE id = %s', [self.id])
+                cr.execute("""
+                    UPDATE conversions_api_event SET next_attempt = NULL
+                     WHERE service_id = %s AND state = 'retrying' AND next_attempt > %s
+                """, [self.id, now])
+        except psycopg2.errors.SerializationFailure:
+            return  # another worker changed them meanwhile; the next success resumes
+        self.invalidate_recordset(['paused_until', 'pause_failures'])
+        self.env['conversions.api.event'].invalidate_model(['next_attempt'])
+        _logger.info('conversions_api: %s service %s delivers again', self.platform, self.id)
 
     # ------------------------------------------------------------------
     # Actions

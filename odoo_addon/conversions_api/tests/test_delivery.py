@@ -1,10 +1,13 @@
 import json
+import time
+from collections import Counter
 from datetime import timedelta
 
 from odoo import fields
 from odoo.tests import tagged
 
-from .common import META_PIXEL, ConversionsApiCase
+from .. import const
+from .common import META_PIXEL, TIKTOK_PIXEL, ConversionsApiCase
 
 
 @tagged('post_install', '-at_install')
@@ -131,3 +134,117 @@ class TestDelivery(ConversionsApiCase):
         action = self.meta_service.action_send_test_event()
         self.assertEqual(action['params']['type'], 'danger')
         self.assertIn('Invalid OAuth access token', action['params']['message'])
+
+    # -- outages: the service pauses, one probe resumes it ------------------------------------
+    # Found by scripts/soak.py (outage): every run sent every due batch of a failing service
+    # (170 failing requests a minute at the fake in a 5xx phase), a run spent a timeout per
+    # batch (Odoo killed the cron worker at its 120 s limit), and after the outage rows waited
+    # for their own backoff (130 s after a 4-minute outage, longer the longer it lasts).
+
+    def views(self, count, prefix):
+        rows = self.Event
+        for index in range(count):
+            rows |= self.send('ViewContent', event_id=f'{prefix}-{index}',
+                              custom_data={'content_ids': [str(index)]})
+        return rows
+
+    def test_outage_pauses_the_service_and_one_probe_resumes_it(self):
+        rows = self.views(2500, 'outage')
+        self.fake.inject('meta', 'http_503', times=10)
+        now = fields.Datetime.now()
+        self.assertEqual(self.Event._flush_outbox(now=now), 1000)
+        self.assertEqual(len(self.fake.requests_for('meta')), 1,
+                         'one failing request, not one per batch')
+        self.assertEqual(self.meta_service.pause_failures, 1)
+        self.assertEqual(self.meta_service.paused_until,
+                         now + timedelta(seconds=const.SERVICE_PAUSE_BASE_SECONDS))
+        self.assertEqual(self.Event.search_count([('id', 'in', rows.ids),
+                                                  ('state', '=', 'queued')]), 1500)
+        # paused: nothing goes
+        self.assertEqual(self.Event._flush_outbox(now=now + timedelta(seconds=4)), 0)
+        self.assertEqual(len(self.fake.requests_for('meta')), 1)
+        # the pause is over: one probe of one event, refused again, and a longer pause
+        probe_time = now + timedelta(seconds=5)
+        self.assertEqual(self.Event._flush_outbox(now=probe_time), 1)
+        probe = self.fake.requests_for('meta')[-1]
+        self.assertEqual(len(probe.body['data']), 1)
+        self.assertEqual(self.meta_service.pause_failures, 2)
+        self.assertEqual(self.meta_service.paused_until,
+                         probe_time + timedelta(seconds=2 * const.SERVICE_PAUSE_BASE_SECONDS))
+        # the platform is back: the probe resumes the service, everything goes in that run
+        self.fake.reset()
+        self.assertEqual(self.Event._flush_outbox(now=now + timedelta(seconds=15)), 2500)
+        self.assertFalse(self.meta_service.pause_failures)
+        self.assertFalse(self.meta_service.paused_until)
+        self.assertEqual(set(rows.mapped('state')), {'sent'})
+        sent = Counter(e['event_id'] for e in self.fake.meta_events(META_PIXEL))
+        self.assertEqual(set(sent), set(rows.mapped('event_id')))
+        self.assertEqual(max(sent.values()), 1)
+        self.assertEqual(len(self.fake.requests_for('meta')), 1 + 3, 'the probe, 3 batches')
+
+    def test_a_long_outage_spreads_its_attempts_and_loses_nothing(self):
+        self.env['ir.config_parameter'].sudo().set_param('conversions_api.max_attempts', '4')
+        rows = self.views(5, 'long-outage')
+        self.fake.inject('meta', 'http_500', times=100)
+        now = fields.Datetime.now()
+        self.Event._flush_outbox(now=now)
+
+        def next_run():
+            pending = rows.filtered(lambda row: row.state == 'retrying')
+            return max(self.meta_service.paused_until, min(pending.mapped('next_attempt')))
+
+        for _ in range(8):
+            self.Event._flush_outbox(now=next_run())
+        self.assertEqual(len(self.fake.requests_for('meta')), 1 + 8, 'one probe a run')
+        self.assertTrue(all(len(r.body['data']) == 1 for r in self.fake.requests_for('meta')[1:]))
+        self.assertEqual(set(rows.mapped('state')), {'retrying'}, 'no row gave up')
+        self.assertLessEqual(max(rows.mapped('attempts')), 3)
+        self.fake.reset()
+        self.Event._flush_outbox(now=next_run())
+        self.assertEqual(set(rows.mapped('state')), {'sent'})
+        self.assertEqual(sorted(e['event_id'] for e in self.fake.meta_events(META_PIXEL)),
+                         sorted(rows.mapped('event_id')))
+
+    def test_a_timing_out_platform_costs_one_request_a_run(self):
+        self.env['ir.config_parameter'].sudo().set_param('conversions_api.sender_timeout', '1')
+        rows = self.views(30, 'timeout')
+        self.fake.inject('meta', 'hang', times=3, seconds=5)
+        started = time.monotonic()
+        self.Event._flush_outbox(batch_size=10)
+        self.assertLess(time.monotonic() - started, 2.5, 'one timeout, not one per batch')
+        self.assertEqual(Counter(rows.mapped('state')), {'retrying': 10, 'queued': 20})
+        self.assertTrue(self.meta_service.pause_failures)
+
+    def test_throttling_code_pauses_only_its_service(self):
+        tiktok_row = self.send('AddToCart', platforms=('tiktok',), event_id='tt-throttled')
+        self.fake.inject('tiktok', 'tiktok_code', code=40100,
+                         message='Too many requests. Please retry in some time.')
+        self.Event._flush_outbox()
+        self.assertEqual(tiktok_row.state, 'retrying')
+        self.assertEqual(self.tiktok_service.pause_failures, 1)
+        meta_row = self.send('Purchase', event_id='order-while-tiktok-paused')
+        self.Event._flush_outbox()
+        self.assertEqual(meta_row.state, 'sent')
+        self.assertFalse(self.meta_service.pause_failures)
+        self.assertEqual(len(self.fake.requests_for('tiktok')), 1)
+        self.assertFalse(self.fake.tiktok_events(TIKTOK_PIXEL))
+
+    def test_retry_after_beyond_the_senders_wait_pauses_the_service(self):
+        row = self.send('Purchase', event_id='order-retry-after')
+        self.fake.inject('meta', 'rate_limit', retry_after=120)
+        now = fields.Datetime.now()
+        self.Event._flush_outbox(now=now)
+        self.assertGreaterEqual(self.meta_service.paused_until, now + timedelta(seconds=120))
+        self.assertGreaterEqual(row.next_attempt, now + timedelta(seconds=120))
+        self.send('Purchase', event_id='order-during-retry-after')
+        self.assertEqual(self.Event._flush_outbox(now=now + timedelta(seconds=60)), 0)
+        self.assertEqual(len(self.fake.requests_for('meta')), 1)
+
+    def test_manual_retry_does_not_wait_for_the_pause(self):
+        row = self.send('Purchase', event_id='order-retried-while-paused')
+        self.fake.inject('meta', 'http_503')
+        self.Event._flush_outbox()
+        self.assertTrue(self.meta_service.pause_failures)
+        row.action_retry()
+        self.assertEqual(row.state, 'sent')
+        self.assertFalse(self.meta_service.pause_failures, 'its success resumed the service')
