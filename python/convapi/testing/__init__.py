@@ -1,4 +1,5 @@
-"""Testing helpers shipped with convapi: a faithful local fake of the Meta and TikTok APIs.
+"""Testing helpers shipped with convapi: a faithful local fake of the Meta, TikTok, Pinterest
+and GA4 APIs (``PLATFORMS``).
 
 Pure standard library (``_fake_server`` imports nothing from convapi). Binds loopback only.
 
@@ -56,6 +57,36 @@ FIFO per platform (``http_500``, ``http_503``, ``rate_limit``, ``meta_error``,
 ``tiktok_events()`` return accepted events only; ``reset()`` forgets records and faults.
 Log lines (``log=`` or ``run_fake_server``) mask tokens.
 
+Pinterest, ``POST /v5/ad_accounts/{ad_account_id}/events[?test=true]`` (``_pinterest``):
+
+* ``Authorization: Bearer`` (missing or not in ``pinterest_tokens``: 401 code 2); the ad
+  account numeric, at most 18 digits (400 code 4196), in ``pinterest_ad_accounts`` if given
+  (404).
+* OAS 5.23's schema, strictly (unknown keys at body, event, custom_data, contents level, 1..1,000
+  events, required fields, types, em / hashed_maids / ip + user agent): 400 ``{"code": 4196,
+  "message": "Invalid request: ..."}`` naming the key. Other rules fail one event: 200
+  ``{"num_events_received", "num_events_processed", "events": [{"status": "failed",
+  "error_message", "warning_message"}]}`` (unknown event_name or action_source, event_time
+  older than 7 days or in the future, unhashed match keys, value / item_price not numbers).
+* ``?test=true``: same answer, nothing accepted (``RecordedRequest.test_mode``).
+* ``pinterest_events()``, ``pinterest_url(ad_account_id)``; failed events in ``dropped()``.
+
+GA4 Measurement Protocol, ``POST /mp/collect?measurement_id=&api_secret=`` (``_ga4``):
+
+* always 204 with an empty body; what GA would drop silently, and why, is in
+  ``ga4_dropped()`` (unknown measurement_id / wrong api_secret per ``ga4_secrets``, malformed
+  payloads, invalid events, ...); the events taken in ``ga4_events()``.
+* ``POST /debug/mp/collect``: ``{"validationMessages": [{"fieldPath", "description",
+  "validationCode"}]}`` for the same rules (``ENFORCE_RECOMMENDATIONS`` adds purchase
+  transaction_id, value type and 72-hour timestamps); no credential check, nothing recorded.
+* ``ga4_url()``, ``ga4_debug_url()`` (no query); ``ga4_transaction_counts()``; the
+  ``api_secret`` never appears in log lines or reprs (``api_secret=***``).
+
+Faults for all four: ``http_500``, ``http_503``, ``rate_limit``, ``delay``, ``drop``, ``hang``
+and the schedule, answered with each platform's error body, plus ``pinterest_error`` and
+``ga4_status``. ``event_counts()`` counts Pinterest events by event_id and GA4 purchases by
+transaction_id (``dedup_key(platform)`` names the field).
+
 Faults on a clock (``_schedule``): ``FakeAdServer(schedule=FaultSchedule(...))`` answers each
 platform with the fault of the phase it is in once ``schedule.start()`` ran (``inject``ed faults
 first), e.g. ``FaultSchedule.sequence([{"duration": 120, "fault": "http_503"}, {"duration":
@@ -70,22 +101,27 @@ that comes back sooner has ``early_retry`` set. ``event_counts()`` counts accept
 
 from ._fake_server import (
     AcceptedEvent,
+    Dropped,
     FakeAdServer,
     Headers,
     RecordedRequest,
     mask_token,
     run_fake_server,
 )
+from ._platforms import PLATFORMS, dedup_key
 from ._schedule import FaultSchedule, Phase, RetryAfterClock
 
 __all__ = [
+    "PLATFORMS",
     "AcceptedEvent",
+    "Dropped",
     "FakeAdServer",
     "FaultSchedule",
     "Headers",
     "Phase",
     "RecordedRequest",
     "RetryAfterClock",
+    "dedup_key",
     "mask_token",
     "run_fake_server",
 ]

@@ -1,5 +1,9 @@
 """A faithful local fake of the Meta Conversions API and the TikTok Events API 2.0.
 
+Later platforms live in their own modules (``_pinterest``, ``_ga4``; the table is
+``_platforms``); this module routes their requests to them and shares recording, faults, rate
+limits, the schedule and logging.
+
 Pure standard library, no import from ``convapi``: it must work without the native module.
 
 Behaviour follows ``shared/specs/meta_capi.md`` and ``shared/specs/tiktok_eapi.md``:
@@ -41,12 +45,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+from ._platforms import PLATFORMS, platform_module
 from ._schedule import EventKey, FaultSchedule, RetryAfterClock, event_counts, request_timeline
 
 __all__ = [
+    "PLATFORMS",
     "AcceptedEvent",
+    "Dropped",
     "FakeAdServer",
     "Headers",
+    "Incoming",
     "RecordedRequest",
     "mask_token",
     "run_fake_server",
@@ -57,8 +65,6 @@ JSON = Any
 # --------------------------------------------------------------------------------------------
 # Constants from the specs
 # --------------------------------------------------------------------------------------------
-
-PLATFORMS = ("meta", "tiktok")
 
 META_PATH_RE = re.compile(r"^/v(?P<major>\d+)\.(?P<minor>\d+)/(?P<pixel>[^/]+)/events/?$")
 TIKTOK_PATH = "/open_api/v1.3/event/track/"
@@ -267,12 +273,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+#: query parameters that are secrets: Meta's token (shown masked), GA4's api_secret (never)
+_SECRET_QUERY_KEYS = frozenset({"access_token", "api_secret"})
+
+
 def _mask_query(query: str) -> str:
     if not query:
         return ""
     out = []
     for key, value in parse_qsl(query, keep_blank_values=True):
-        out.append(f"{key}={mask_token(value) if key == 'access_token' else value}")
+        lowered = key.lower()
+        if lowered == "access_token":
+            value = mask_token(value)
+        elif lowered in _SECRET_QUERY_KEYS or any(f"{k}=" in value for k in _SECRET_QUERY_KEYS):
+            value = "***"
+        out.append(f"{key}={value}")
     return "?" + "&".join(out)
 
 
@@ -319,7 +334,8 @@ class RecordedRequest:
     ``status`` is 0 and ``response`` None when the connection was dropped on purpose.
     ``token_sources`` lists where a credential was found: ``"query"`` (the URL),
     ``"form_body"``, ``"json_body"``, ``"multipart_body"``, ``"bearer_header"`` (Meta) or
-    ``"header"`` (TikTok ``Access-Token``).
+    ``"header"`` (TikTok ``Access-Token``); Pinterest ``"bearer_header"``; GA4 ``"query"``
+    (its ``api_secret``, in the URL by the protocol's design; the repr masks it).
     """
 
     platform: str
@@ -345,6 +361,10 @@ class RecordedRequest:
     phase: str | None = None
     #: the client's TCP port (which process sent it, for the soak scenarios)
     client_port: int = 0
+    #: a test request: Pinterest ``?test=true``, GA4's validation server (nothing accepted)
+    test_mode: bool = False
+    #: events the platform did not take (Pinterest "failed", GA4 dropped silently)
+    events_dropped: int = 0
 
     @property
     def query_params(self) -> dict[str, list[str]]:
@@ -360,7 +380,8 @@ class RecordedRequest:
 
     @property
     def error_code(self) -> int | None:
-        """Graph ``error.code`` or TikTok non-zero ``code``; None on success or no answer."""
+        """Graph or Google ``error.code``, or TikTok / Pinterest non-zero ``code``; None on
+        success or no answer."""
         if not isinstance(self.response, dict):
             return None
         if isinstance(self.response.get("error"), dict):
@@ -388,6 +409,43 @@ class AcceptedEvent:
     test_event_code: str | None
     request_index: int
     received_at: float
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """Something a platform received and did not take, and why: Pinterest events answered
+    ``"failed"``; what GA4 drops silently (``scope``: ``"request"``, ``"event"``,
+    ``"user_data"``, ``"user_properties"``, or ``"timestamp_micros"`` for an event GA keeps
+    but moves to 72 hours ago). ``events`` counts the events of a dropped request."""
+
+    platform: str
+    pixel_id: str
+    scope: str
+    reason: str
+    request_index: int
+    received_at: float
+    validation_code: str | None = None
+    field_path: str | None = None
+    event_index: int | None = None
+    event_name: str | None = None
+    event: dict[str, Any] | None = None
+    events: int = 0
+
+
+@dataclass
+class Incoming:
+    """One request as a platform module sees it."""
+
+    method: str
+    path: str
+    query: str
+    headers: Headers
+    raw: bytes
+    received_at: float
+
+    @property
+    def query_pairs(self) -> list[tuple[str, str]]:
+        return parse_qsl(self.query, keep_blank_values=True)
 
 
 @dataclass
@@ -1019,11 +1077,16 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def answer(self, ans: _Answer) -> None:
-        payload = json.dumps(ans.body, separators=(",", ":")).encode("utf-8")
         self.send_response(ans.status)
-        ctype = "application/json; charset=UTF-8"
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(payload)))
+        if ans.body is None:  # an empty answer (GA4's 204 No Content)
+            payload = b""
+            if ans.status != 204:
+                self.send_header("Content-Length", "0")
+        else:
+            payload = json.dumps(ans.body, separators=(",", ":")).encode("utf-8")
+            ctype = "application/json; charset=UTF-8"
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(payload)))
         for key, value in ans.headers.items():
             self.send_header(key, value)
         self.end_headers()
@@ -1040,10 +1103,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeAdServer:
-    """A local, faithful fake of Meta CAPI and TikTok EAPI 2.0 for tests and the demo.
+    """A local, faithful fake of Meta CAPI, TikTok EAPI 2.0, the Pinterest Conversions API and
+    the GA4 Measurement Protocol for tests and the demo.
 
-    ``meta_tokens`` / ``tiktok_tokens``: accepted tokens (None = any non-empty token).
-    ``meta_pixels`` / ``tiktok_pixels``: known pixel ids (None = any; Meta ids must be numeric).
+    ``meta_tokens`` / ``tiktok_tokens`` / ``pinterest_tokens``: accepted tokens (None = any
+    non-empty token).
+    ``meta_pixels`` / ``tiktok_pixels`` / ``pinterest_ad_accounts``: known pixel / ad account
+    ids (None = any; Meta and Pinterest ids must be numeric).
+    ``ga4_secrets``: measurement_id -> api_secret (or a collection of them, or None for any);
+    None = any ``G-`` measurement_id with any non-empty secret.
     ``rate_limit_per_minute``: per platform and token, answer 429 once exceeded (None = off).
     ``future_skew``: seconds an event_time may lie in the future (Meta rejects beyond it).
     ``log``: a callable taking one line per request (tokens masked), or None.
@@ -1060,6 +1128,9 @@ class FakeAdServer:
         tiktok_tokens: Iterable[str] | None = None,
         meta_pixels: Iterable[str] | None = None,
         tiktok_pixels: Iterable[str] | None = None,
+        pinterest_tokens: Iterable[str] | None = None,
+        pinterest_ad_accounts: Iterable[str] | None = None,
+        ga4_secrets: Mapping[str, str | Iterable[str] | None] | None = None,
         rate_limit_per_minute: int | None = None,
         meta_api_versions: tuple[int, int] = DEFAULT_META_API_VERSIONS,
         future_skew: float = 300.0,
@@ -1080,6 +1151,22 @@ class FakeAdServer:
         self.tiktok_tokens = None if tiktok_tokens is None else frozenset(tiktok_tokens)
         self.meta_pixels = None if meta_pixels is None else frozenset(map(str, meta_pixels))
         self.tiktok_pixels = None if tiktok_pixels is None else frozenset(map(str, tiktok_pixels))
+        self.pinterest_tokens = None if pinterest_tokens is None else frozenset(pinterest_tokens)
+        self.pinterest_ad_accounts = (
+            None if pinterest_ad_accounts is None else frozenset(map(str, pinterest_ad_accounts))
+        )
+        self.ga4_secrets: dict[str, frozenset[str] | None] | None = (
+            None
+            if ga4_secrets is None
+            else {
+                str(mid): (
+                    None
+                    if secret is None
+                    else frozenset([secret] if isinstance(secret, str) else secret)
+                )
+                for mid, secret in ga4_secrets.items()
+            }
+        )
         self.rate_limit_per_minute = rate_limit_per_minute
         self.meta_api_versions = meta_api_versions
         self.future_skew = future_skew
@@ -1088,6 +1175,7 @@ class FakeAdServer:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._accepted: list[AcceptedEvent] = []
+        self._dropped: list[Dropped] = []
         self._faults: dict[str, deque[_Fault]] = {p: deque() for p in PLATFORMS}
         self._hits: dict[tuple[str, str], deque[float]] = {}
         self._server: _Server | None = None
@@ -1161,6 +1249,18 @@ class FakeAdServer:
     def tiktok_url(self) -> str:
         return f"{self.base_url}{TIKTOK_PATH}"
 
+    def pinterest_url(self, ad_account_id: str, *, test: bool = False) -> str:
+        url = f"{self.base_url}/v5/ad_accounts/{ad_account_id}/events"
+        return f"{url}?test=true" if test else url
+
+    def ga4_url(self) -> str:
+        """``/mp/collect`` without its query (the sender adds measurement_id and api_secret)."""
+        return f"{self.base_url}/mp/collect"
+
+    def ga4_debug_url(self) -> str:
+        """``/debug/mp/collect`` (the validation server) without its query."""
+        return f"{self.base_url}/debug/mp/collect"
+
     # ---- inspection ------------------------------------------------------------------------
 
     @property
@@ -1188,6 +1288,41 @@ class FakeAdServer:
         """Accepted TikTok events (``data[]`` items), in arrival order."""
         return self._events("tiktok", pixel_code, test_event_code)
 
+    def pinterest_events(self, ad_account_id: str | None = None) -> list[dict[str, Any]]:
+        """Processed Pinterest events (``data[]`` items) of non-test requests, in arrival
+        order."""
+        return self._events("pinterest", ad_account_id, None)
+
+    def ga4_events(self, measurement_id: str | None = None) -> list[dict[str, Any]]:
+        """Events GA4 took, in arrival order: each ``events[]`` item with the request's fields
+        (``client_id``, ``user_id``, ``user_data``, ``consent``, ``timestamp_micros`` where the
+        event has none, ...) copied in, as GA attributes them; a timestamp GA moved is shown
+        moved."""
+        return self._events("ga4", measurement_id, None)
+
+    def dropped(self, platform: str | None = None, pixel_id: str | None = None) -> list[Dropped]:
+        """What platforms did not take, and why (see :class:`Dropped`), in arrival order."""
+        with self._lock:
+            return [
+                d
+                for d in self._dropped
+                if (platform is None or d.platform == platform)
+                and (pixel_id is None or d.pixel_id == str(pixel_id))
+            ]
+
+    def ga4_dropped(self, measurement_id: str | None = None) -> list[Dropped]:
+        """What GA4 dropped silently (it answers 204 regardless), and why."""
+        return self.dropped("ga4", measurement_id)
+
+    def ga4_transaction_counts(self) -> Counter[tuple[str, str]]:
+        """How many ``purchase`` events GA4 took per (measurement_id, transaction_id): GA has
+        no event_id; it deduplicates purchases by transaction_id."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for (platform, pixel, name, txn), n in self.event_counts().items():
+            if platform == "ga4" and name == "purchase":
+                counts[(pixel, txn)] += n
+        return counts
+
     def _events(
         self, platform: str, pixel: str | None, test_event_code: str | None
     ) -> list[dict[str, Any]]:
@@ -1210,6 +1345,7 @@ class FakeAdServer:
         with self._lock:
             self._requests.clear()
             self._accepted.clear()
+            self._dropped.clear()
             for queue in self._faults.values():
                 queue.clear()
             self._hits.clear()
@@ -1225,7 +1361,9 @@ class FakeAdServer:
         self.schedule = schedule
 
     def event_counts(self) -> Counter[EventKey]:
-        """How many times each (platform, pixel, event name, event_id) was accepted."""
+        """How many times each (platform, pixel, event name, event_id) was accepted. GA4 has
+        no event_id: its fourth element is the ``transaction_id`` of a purchase ("" for other
+        events; ``_platforms.dedup_key`` names the field per platform)."""
         return event_counts(self.accepted_events())
 
     def request_timeline(self, start: float, bucket: float = 60.0) -> list[dict[str, Any]]:
@@ -1269,7 +1407,9 @@ class FakeAdServer:
 
         Faults: ``http_500``, ``http_503``, ``rate_limit`` (429 + Retry-After; ``retry_after``),
         ``meta_error`` (``code``, ``subcode``, ``is_transient``, ``status``, ``message``),
-        ``tiktok_code`` (``code``, ``message``), ``delay`` (``seconds``, then a normal answer),
+        ``tiktok_code`` (``code``, ``message``), ``pinterest_error`` (``code``, ``status``,
+        ``message``, ``details``, ``retry_after``), ``ga4_status`` (``status``, ``message``,
+        ``retry_after``), ``delay`` (``seconds``, then a normal answer),
         ``hang`` (hold the request ``seconds``, then close it: nothing answered or accepted, a
         timeout for any client that waits less), ``drop`` (close the connection without an
         answer).
@@ -1284,8 +1424,23 @@ class FakeAdServer:
     def _check_fault(self, platform: str, fault: str, params: Mapping[str, Any]) -> None:
         if platform not in PLATFORMS:
             raise ValueError(f"platform must be one of {PLATFORMS}, not {platform!r}")
+        for other in PLATFORMS:
+            module = platform_module(other)
+            if module is None or fault not in module.own_faults:
+                continue
+            if other != platform:
+                raise ValueError(f"{fault} applies to platform {other!r}")
+            unknown = set(params) - module.own_faults[fault]
+            if unknown:
+                raise ValueError(f"unknown parameter(s) for {fault}: {sorted(unknown)}")
+            module.check_fault(fault, params)
+            return
         if fault not in self._FAULT_PARAMS:
-            raise ValueError(f"unknown fault {fault!r}; known: {sorted(self._FAULT_PARAMS)}")
+            known = set(self._FAULT_PARAMS)
+            for other in PLATFORMS:
+                module = platform_module(other)
+                known |= set(module.own_faults) if module is not None else set()
+            raise ValueError(f"unknown fault {fault!r}; known: {sorted(known)}")
         if fault == "meta_error" and platform != "meta":
             raise ValueError("meta_error applies to platform 'meta'")
         if fault == "tiktok_code" and platform != "tiktok":
@@ -1310,6 +1465,9 @@ class FakeAdServer:
 
     @staticmethod
     def _fault_answer(platform: str, fault: _Fault) -> _Answer:
+        module = platform_module(platform)
+        if module is not None:
+            return module.fault_answer(fault.kind, fault.params)
         p = fault.params
         if fault.kind in ("http_500", "http_503"):
             status = 500 if fault.kind == "http_500" else 503
@@ -1415,12 +1573,19 @@ class FakeAdServer:
         except (ValueError, OSError):
             raw = b""
         meta_match = META_PATH_RE.match(path)
+        routed: str | None = None
         if meta_match:
             platform = "meta"
         elif path == TIKTOK_PATH or path.rstrip("/") == TIKTOK_PATH.rstrip("/"):
             platform = "tiktok"
         else:
             platform = "unknown"
+            for name in PLATFORMS:
+                module = platform_module(name)
+                routed = None if module is None else module.route(path, query)
+                if routed is not None:
+                    platform = name
+                    break
         rec = RecordedRequest(
             platform=platform,
             method=h.command,
@@ -1437,6 +1602,8 @@ class FakeAdServer:
         if meta_match:
             rec.pixel_id = meta_match.group("pixel")
             rec.api_version = f"v{meta_match.group('major')}.{meta_match.group('minor')}"
+        if routed is not None:
+            rec.pixel_id = routed
         if self.schedule is not None and self.schedule.started:
             rec.phase = self.schedule.label_at()
         flight = id(h)
@@ -1464,6 +1631,9 @@ class FakeAdServer:
         received_at: float,
     ) -> None:
         accepted: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
+        module = platform_module(platform)
+        incoming = Incoming(h.command, rec.path, query, headers, raw, received_at)
         fault = self._next_fault(platform) if platform in PLATFORMS else None
         answer: _Answer | None
         if fault is not None and fault.kind == "delay":
@@ -1473,7 +1643,10 @@ class FakeAdServer:
         if fault is not None:
             rec.fault = fault.kind
             # Still parse what was sent, so tests can inspect retried payloads.
-            self._parse_only(platform, h, raw, query, headers, rec)
+            if module is not None:
+                module.parse_only(incoming, rec)
+            else:
+                self._parse_only(platform, h, raw, query, headers, rec)
             if fault.kind == "hang":
                 self._stopping.wait(float(fault.params["seconds"]))
             answer = None if fault.kind in ("drop", "hang") else self._fault_answer(platform, fault)
@@ -1481,6 +1654,8 @@ class FakeAdServer:
             answer = self._handle_meta(h, raw, query, headers, rec, accepted)
         elif platform == "tiktok":
             answer = self._handle_tiktok(h, raw, headers, rec, accepted)
+        elif module is not None:
+            answer = module.handle(self, incoming, rec, accepted, dropped)
         else:
             answer = self._unknown_path(rec.path)
 
@@ -1510,6 +1685,19 @@ class FakeAdServer:
                             test_event_code=rec.test_event_code,
                             request_index=index,
                             received_at=received_at,
+                        )
+                    )
+            if answer is not None:
+                for item in dropped:
+                    scope = item.get("scope")
+                    rec.events_dropped += 1 if scope == "event" else item.get("events", 0)
+                    self._dropped.append(
+                        Dropped(
+                            platform=platform,
+                            pixel_id=str(rec.pixel_id or ""),
+                            request_index=index,
+                            received_at=received_at,
+                            **item,
                         )
                     )
         self._log_request(rec)
@@ -1553,6 +1741,10 @@ class FakeAdServer:
         return tuple(sources)
 
     def _unknown_path(self, path: str) -> _Answer:
+        for name in PLATFORMS:
+            module = platform_module(name)
+            if module is not None and module.claims(path):
+                return module.not_found(path)
         if path.startswith("/open_api/"):
             return _tiktok_answer(40400, f"Not found: {path}", 404)
         return _graph_error(404, f"Unknown path components: {path}", 2500, is_transient=False)
@@ -1760,8 +1952,11 @@ class FakeAdServer:
     def _log_request(self, rec: RecordedRequest) -> None:
         if self.log is None:
             return
-        token: str | None
-        if rec.platform == "tiktok":
+        token: str | None = None
+        module = platform_module(rec.platform)
+        if module is not None:
+            credential = module.log_credential(rec)
+        elif rec.platform == "tiktok":
             token = rec.headers.get("Access-Token")
         else:
             token = None
@@ -1774,11 +1969,17 @@ class FakeAdServer:
             auth = rec.headers.get("Authorization")
             if token is None and isinstance(auth, str) and " " in auth:
                 token = auth.split(" ", 1)[1]
+        if module is None:
+            credential = mask_token(token)
         outcome = "dropped" if rec.status == 0 else str(rec.status)
         code = rec.error_code
         detail = f" code={code}" if code is not None else ""
         if rec.events_accepted:
             detail += f" accepted={rec.events_accepted}"
+        if rec.events_dropped:
+            detail += f" dropped_events={rec.events_dropped}"
+        if rec.test_mode:
+            detail += " [test]"
         if rec.fault:
             detail += f" fault={rec.fault}"
         if rec.platform == "meta" and rec.token_in_url:
@@ -1786,7 +1987,7 @@ class FakeAdServer:
         stamp = datetime.fromtimestamp(rec.received_at, timezone.utc).strftime("%H:%M:%S")
         self.log(
             f"{stamp} {rec.platform:<7} {rec.method} {rec.path}{_mask_query(rec.query)} -> "
-            f"{outcome}{detail} token={mask_token(token)}"
+            f"{outcome}{detail} token={credential}"
         )
 
 
@@ -1815,6 +2016,10 @@ def run_fake_server(
                 f"  Meta:   POST {fake.base_url}/v25.0/{{pixel_id}}/events"
                 "   (access_token in the body)\n"
                 f"  TikTok: POST {fake.tiktok_url}   (Access-Token header)\n"
+                f"  Pinterest: POST {fake.base_url}/v5/ad_accounts/{{ad_account_id}}/events"
+                "   (Authorization: Bearer)\n"
+                f"  GA4:    POST {fake.ga4_url()}?measurement_id=G-...&api_secret=...   "
+                f"(validation server: {fake.ga4_debug_url()})\n"
                 "  Ctrl-C to stop."
             )
         while True:

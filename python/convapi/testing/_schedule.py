@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._platforms import PLATFORMS, platform_module
+
 __all__ = [
     "EventKey",
     "FaultSchedule",
@@ -34,7 +36,10 @@ __all__ = [
     "request_timeline",
 ]
 
-ALL_PLATFORMS = ("meta", "tiktok")
+ALL_PLATFORMS = PLATFORMS
+#: always named in a label; the later platforms only when a phase of the schedule names them,
+#: so schedules written for Meta and TikTok keep their labels
+_LABEL_PLATFORMS = ("meta", "tiktok")
 
 #: ``retry_after`` value meaning "the seconds left until this phase ends" (at least 1).
 UNTIL_PHASE_END = "phase_end"
@@ -199,10 +204,13 @@ class FaultSchedule:
         return None
 
     def label_at(self, elapsed: float | None = None) -> str:
-        """One label for every platform at that time (``meta:x tiktok:y`` when they differ)."""
+        """One label for every platform at that time (``meta:x tiktok:y`` when they differ;
+        Pinterest and GA4 only when a phase names them)."""
+        named = {p for phase in self.phases for p in phase.platforms}
         names = {
             p: (ph.name if ph else "healthy")
             for p in ALL_PLATFORMS
+            if p in _LABEL_PLATFORMS or p in named
             for ph in [self.phase_at(p, elapsed)]
         }
         if len(set(names.values())) == 1:
@@ -274,11 +282,16 @@ class RetryAfterClock:
 # Counts
 # --------------------------------------------------------------------------------------------
 
-#: (platform, pixel id, event name as the platform received it, event_id)
+#: (platform, pixel id, event name as the platform received it, event_id; GA4: the
+#: transaction_id of a purchase, "" otherwise)
 EventKey = tuple[str, str, str, str]
 
 
 def event_key(platform: str, pixel_id: str, event: Mapping[str, Any]) -> EventKey:
+    module = platform_module(platform)
+    if module is not None:  # Pinterest: event_name, event_id; GA4: name, transaction_id
+        name, dedup_id = module.count_key(event)
+        return (platform, str(pixel_id), name, dedup_id)
     name = event.get("event_name") if platform == "meta" else event.get("event")
     return (platform, str(pixel_id), str(name), str(event.get("event_id", "")))
 
