@@ -146,7 +146,7 @@ def test_overlapping_phases_and_bad_phases_are_refused() -> None:
     with pytest.raises(ValueError):
         Phase(10, 5, "http_500")
     with pytest.raises(ValueError):
-        Phase(0, 5, "http_500", ("pinterest",))
+        Phase(0, 5, "http_500", ("snapchat",))
     with pytest.raises(ValueError):
         Phase(0, 5, "rate_limit", params={"retry_after": "soon"})
 
