@@ -285,7 +285,9 @@ def _mask_query(query: str) -> str:
         lowered = key.lower()
         if lowered == "access_token":
             value = mask_token(value)
-        elif lowered in _SECRET_QUERY_KEYS or any(f"{k}=" in value for k in _SECRET_QUERY_KEYS):
+        elif lowered in _SECRET_QUERY_KEYS or any(
+            f"{k}=" in value.lower() for k in _SECRET_QUERY_KEYS
+        ):
             value = "***"
         out.append(f"{key}={value}")
     return "?" + "&".join(out)
@@ -1113,7 +1115,8 @@ class FakeAdServer:
     ``ga4_secrets``: measurement_id -> api_secret (or a collection of them, or None for any);
     None = any ``G-`` measurement_id with any non-empty secret.
     ``rate_limit_per_minute``: per platform and token, answer 429 once exceeded (None = off).
-    ``future_skew``: seconds an event_time may lie in the future (Meta rejects beyond it).
+    ``future_skew``: seconds an event_time may lie in the future (Meta and Pinterest reject
+    beyond it; GA4 under ENFORCE_RECOMMENDATIONS).
     ``log``: a callable taking one line per request (tokens masked), or None.
     ``schedule``: a :class:`FaultSchedule` answering faults by time once started (faults queued
     with ``inject`` come first).

@@ -727,6 +727,17 @@ def _query_value(pairs: list[tuple[str, str]], key: str) -> str | None:
     return next((value for k, value in pairs if k == key), None)
 
 
+_ID_PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]*")
+
+
+def shown_id(measurement_id: str) -> str:
+    """A measurement_id as records and messages may show it: its id-shaped prefix only, so a
+    client that glues parameters together (``G-X;api_secret=...``) does not leak the secret."""
+    prefix = _ID_PREFIX_RE.match(measurement_id)
+    head = prefix.group(0) if prefix else ""
+    return head if head == measurement_id else f"{head}…"
+
+
 class GA4Platform:
     """The ``PLATFORM`` object (see ``_platforms.PlatformModule``)."""
 
@@ -741,7 +752,8 @@ class GA4Platform:
     def route(self, path: str, query: str) -> str | None:
         if path not in (COLLECT_PATH, DEBUG_PATH):
             return None
-        return _query_value(parse_qsl(query, keep_blank_values=True), "measurement_id") or ""
+        found = _query_value(parse_qsl(query, keep_blank_values=True), "measurement_id")
+        return shown_id(found or "")
 
     def claims(self, path: str) -> bool:
         return path.startswith(("/mp/", "/debug/mp/")) or path in ("/mp", "/debug/mp")
@@ -767,7 +779,7 @@ class GA4Platform:
             return google_error(int(p.get("status", 429)), p.get("message"), headers)
         if fault == "ga4_status":
             status = int(p["status"])
-            if status == 204 or 200 <= status < 300 and "message" not in p:
+            if status == 204 or (200 <= status < 300 and "message" not in p):
                 return _Answer(status, None, headers)
             return google_error(status, p.get("message"), headers)
         raise AssertionError(fault)  # pragma: no cover
@@ -794,7 +806,10 @@ class GA4Platform:
                 )
             return "measurement_id is missing from the query string"
         if not MEASUREMENT_ID_RE.match(measurement_id):
-            return f"measurement_id {measurement_id!r} is not a web stream's Measurement ID (G-...)"
+            return (
+                f"measurement_id {shown_id(measurement_id)!r} is not a web stream's Measurement "
+                "ID (G-...)"
+            )
         secret = _query_value(pairs, "api_secret")
         if not secret:
             return "api_secret is missing from the query string"
