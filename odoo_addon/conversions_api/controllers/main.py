@@ -1,6 +1,7 @@
 """Shop routes that mark funnel steps, and the endpoint the pixel script drains AJAX events from."""
 
 import hashlib
+import json
 import logging
 import math
 import re
@@ -11,7 +12,7 @@ from odoo.addons.website_sale.controllers.main import WebsiteSale
 from odoo.http import request
 from odoo.tools import config
 
-from .. import storefront
+from .. import request_limits, storefront
 
 try:  # 18+: the payment controller has its own file
     from odoo.addons.website_sale.controllers.payment import PaymentPortal
@@ -126,7 +127,8 @@ class ConversionsApiWebsiteSale(WebsiteSale):
     @http.route()
     def shop(self, page=0, category=None, search='', **post):
         response = super().shop(page=page, category=category, search=search, **post)
-        if search and not page:
+        # a search longer than any shopper types is a crawler or an attack: not stored
+        if search and not page and len(search) <= request_limits.MAX_SEARCH_LENGTH:
             _track('Search', custom_data={'search_string': search})
         return response
 
@@ -274,16 +276,59 @@ def _rate_limit_wait():
     return PENDING_LIMITERS['session'].hit(key)
 
 
+def _names(names):
+    """Parameter or field names for an error message: a few, each cut short (never echoed
+    whole: they come from the caller)."""
+    names = sorted(str(name)[:40] for name in names)
+    return ', '.join(names[:5]) + (', ...' if len(names) > 5 else '')
+
+
+def _not_json(constant):
+    raise ValueError(f'{constant} is not JSON')
+
+
+def _pending_refusal(params):
+    """Why a call of the pending endpoint is refused, as ``(status, reason)``, else None.
+
+    The page script posts ``{}`` as JSON: the endpoint takes no input at all, so anything
+    else (a parameter, a field, an event name, a body that is no JSON object) is refused
+    before the session is read.
+    """
+    if params:
+        return 400, 'unexpected parameter(s): ' + _names(params)
+    httprequest = request.httprequest
+    if httprequest.headers.get('Transfer-Encoding'):
+        # a chunked body has no length to check first, and werkzeug would read it whole
+        return 411, 'a Content-Length is required'
+    # at most MAX_PENDING_BODY bytes: the length was checked, and the stream stops there
+    raw = httprequest.get_data(cache=False)
+    if not raw.strip():
+        return None  # an empty body means the same as {}
+    if httprequest.mimetype != 'application/json':
+        return 415, 'expected a JSON body (Content-Type: application/json)'
+    try:
+        body = json.loads(raw, parse_constant=_not_json)
+    except ValueError:  # UnicodeDecodeError included
+        return 400, 'malformed JSON body'
+    if not isinstance(body, dict):
+        return 400, 'the body must be a JSON object'
+    if body:
+        return 400, 'unexpected field(s): ' + _names(body)
+    return None
+
+
 class ConversionsApiPixel(http.Controller):
 
     @http.route('/convapi/pixel/pending', type='http', auth='public', website=True,
-                methods=['POST'], csrf=False, sitemap=False, multilang=False)
+                methods=['POST'], csrf=False, sitemap=False, multilang=False,
+                max_content_length=MAX_PENDING_BODY)
     def pixel_pending(self, **kwargs):
         """Browser copies of events queued by AJAX calls (add to cart...), for the pixel.
 
         Reads and clears the visitor's own session and stores nothing. A bounded rate per
         visitor (else 429 with Retry-After, the events staying for the next page), same-origin
-        only and a tiny body, else 4xx.
+        only and an empty JSON object as body (else 4xx with the reason, the session left
+        alone).
         """
         wait = _rate_limit_wait()
         if wait:
@@ -294,6 +339,9 @@ class ConversionsApiPixel(http.Controller):
             return request.make_json_response({'error': 'body too large'}, status=413)
         if not _same_origin():
             return request.make_json_response({'error': 'cross-origin'}, status=403)
+        refusal = _pending_refusal(kwargs)
+        if refusal:
+            return request.make_json_response({'error': refusal[1]}, status=refusal[0])
         events = []
         if request.env['ir.http']._convapi_consent() == 'granted':
             events = [

@@ -48,7 +48,7 @@ from odoo import SUPERUSER_ID, api, models
 from odoo.http import request
 from odoo.tools import config
 
-from .. import storefront
+from .. import request_limits, storefront
 from . import conversions_api_event
 from .storefront_service_cache import service_accepts
 
@@ -104,6 +104,34 @@ def _pop_session_pending(raw=False, rebuild=None):
         if isinstance(event, dict):
             events.append(event)
     return events
+
+
+_NOT_READ = object()
+
+
+def _session_pending_as_found():
+    """The session's waiting pixel copies as the request's first attempt found them.
+
+    Odoo runs a request again after a serialization failure or a write in a read-only
+    transaction (18/19 read-only routes), with the same session object: copies an earlier
+    attempt took out of it (for a page whose response was dropped) would be lost, and copies it
+    put in (for events rolled back with it) fired without their server copies. Called at the
+    start of each attempt: the first one notes the list, the next ones put it back.
+    """
+    try:
+        session = request.session
+        found = getattr(request, '_convapi_session_found', _NOT_READ)
+        if found is _NOT_READ:
+            current = session.get(SESSION_PENDING_KEY)
+            request._convapi_session_found = list(current) if isinstance(current, list) \
+                else current
+        elif session.get(SESSION_PENDING_KEY) != found:
+            if found is None:
+                session.pop(SESSION_PENDING_KEY, None)
+            else:
+                session[SESSION_PENDING_KEY] = list(found)
+    except Exception:
+        _logger.exception('conversions_api: could not restore the pixel events of the session')
 
 
 # The pixel's static slot in website.layout: found with bytes.find (no regular expression
@@ -222,11 +250,13 @@ class IrHttp(models.AbstractModel):
         # failure or a write in a read-only transaction.
         request._convapi_tracker = None
         request._convapi_rule = getattr(rule, 'rule', None)
+        _session_pending_as_found()
         super()._pre_dispatch(rule, args)
 
     @classmethod
     def _serve_fallback(cls):
         request._convapi_tracker = None
+        _session_pending_as_found()
         return super()._serve_fallback()
 
     @classmethod
@@ -390,6 +420,9 @@ class IrHttp(models.AbstractModel):
         # the raw header: Odoo 17's user_agent object runs 22 regular expressions to parse it
         if storefront.is_bot(httprequest.headers.get('User-Agent')):
             return 'bot'
+        if request_limits.is_oversized(httprequest.headers.get('User-Agent'), httprequest.url,
+                                       httprequest.headers.get('Referer')):
+            return 'oversized request'
         if storefront.is_prefetch(httprequest.headers):
             return 'prefetch'
         if httprequest.args.get('enable_editor') or httprequest.args.get('edit_translations'):
@@ -444,21 +477,21 @@ class IrHttp(models.AbstractModel):
                 name, value, max_age=max_age, path='/', samesite='Lax', secure=secure,
                 cookie_type='optional')
 
-        fbc = cookies.get(storefront.FBC_COOKIE)
+        fbc = request_limits.cookie_value(cookies, storefront.FBC_COOKIE)
         fbclid = httprequest.args.get('fbclid')
         if storefront.fbc_needs_update(fbc, fbclid):
             fbc = minted.get(storefront.FBC_COOKIE) or storefront.make_fbc(fbclid, ms)
             if consent == 'granted':
                 set_cookie(storefront.FBC_COOKIE, fbc, storefront.FBC_MAX_AGE)
 
-        fbp = cookies.get(storefront.FBP_COOKIE)
+        fbp = request_limits.cookie_value(cookies, storefront.FBP_COOKIE)
         meta_pixel_on = any(s.platform == 'meta' and s.browser_pixel for s in services)
         if not fbp and consent == 'granted' and not meta_pixel_on and any(
                 s.platform == 'meta' for s in services):
             fbp = minted.get(storefront.FBP_COOKIE) or storefront.make_fbp(ms)
             set_cookie(storefront.FBP_COOKIE, fbp, storefront.FBP_MAX_AGE)
 
-        ttclid = cookies.get(storefront.TTCLID_COOKIE)
+        ttclid = request_limits.cookie_value(cookies, storefront.TTCLID_COOKIE)
         ttclid_arg = httprequest.args.get('ttclid')
         if ttclid_arg and ttclid_arg != ttclid:
             ttclid = ttclid_arg
@@ -481,7 +514,7 @@ class IrHttp(models.AbstractModel):
             'fbc': fbc or None,
             'fbp': fbp or None,
             'ttclid': ttclid or None,
-            'ttp': cookies.get(storefront.TTP_COOKIE) or None,
+            'ttp': request_limits.cookie_value(cookies, storefront.TTP_COOKIE),
             'event_source_url': source_url,
             'referrer_url': referrer_url,
             'consent': consent,

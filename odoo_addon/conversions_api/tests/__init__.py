@@ -6,6 +6,7 @@ from . import (
     test_pixel_endpoint,
     test_pixel_tour,
     test_poison_rows,
+    test_public_endpoints,
     test_retention,
     test_security,
     test_send_event,
