@@ -477,7 +477,11 @@ class ConversionsApiEvent(models.Model):
         ``conversions.api.service._delivery_pause``): its rows are left alone until the pause
         is over, then one of them probes it (``_probe_paused_services``), and its success
         resumes the delivery. Rows given by ``ids`` (a manual retry) are sent regardless.
+
+        ``now`` (tests) fixes the time; without it, each request is timed when it starts (a
+        run may last several request timeouts, and a pause counts from the failure).
         """
+        fixed_now = now
         now = now or fields.Datetime.now()
         batch_size = min(batch_size or const.BATCH_SIZE, const.BATCH_SIZE)
         # the storefront's events first reach the outbox here (see conversions.api.inbox); a
@@ -490,8 +494,9 @@ class ConversionsApiEvent(models.Model):
             drained = 0
         if drained and commit:
             self.env.cr.commit()
-        processed = self._probe_paused_services(now, commit) if ids is None else 0
+        processed = self._probe_paused_services(fixed_now, commit) if ids is None else 0
         while limit is None or processed < limit:
+            now = fixed_now or fields.Datetime.now()
             batch_limit = batch_size if limit is None else min(batch_size, limit - processed)
             try:
                 rows = self._claim_due(batch_limit, ids=ids, now=now)
@@ -505,7 +510,8 @@ class ConversionsApiEvent(models.Model):
             if not rows:
                 break
             for service in rows.service_id:
-                rows.filtered(lambda row, s=service: row.service_id == s)._deliver(now)
+                rows.filtered(lambda row, s=service: row.service_id == s)._deliver(
+                    fixed_now or fields.Datetime.now())
             processed += len(rows)
             if commit:
                 self.env.cr.commit()
@@ -544,15 +550,17 @@ class ConversionsApiEvent(models.Model):
         waits its own backoff), so that a long outage spreads its attempts over the waiting
         rows instead of spending one row's. One worker probes a service at a time: it holds
         the service's row lock meanwhile, and the others skip the service. Returns the rows
-        probed."""
+        probed. ``now`` None: the time each probe starts."""
         cr = self.env.cr
         cr.execute("""
             SELECT id FROM conversions_api_service
              WHERE pause_failures > 0 AND (paused_until IS NULL OR paused_until <= %s)
              ORDER BY id
-        """, [now])
+        """, [now or fields.Datetime.now()])
         probed = 0
+        fixed_now = now
         for (service_id,) in cr.fetchall():
+            now = fixed_now or fields.Datetime.now()
             row = None
             try:
                 # a row another worker updated after our snapshot raises SerializationFailure:

@@ -279,7 +279,8 @@ class ConversionsApiService(models.Model):
         delay = min(const.SERVICE_PAUSE_BASE_SECONDS * 2 ** min(failures - 1, 16),
                     const.SERVICE_PAUSE_MAX_SECONDS)
         retry_after = _to_float(getattr(error, 'retry_after', None), 0.0)
-        delay = max(delay, min(retry_after, const.BACKOFF_MAX_SECONDS))
+        if retry_after > 0:  # plus the second Odoo's timestamps lose
+            delay = max(delay, min(retry_after + 1, const.BACKOFF_MAX_SECONDS))
         until = now + timedelta(seconds=delay)
         try:
             # odoo.sql_db would log a serialization error as a bad query
