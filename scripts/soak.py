@@ -23,9 +23,9 @@ Scenarios (``--scenario``; ``all`` runs drainers, kill and outage):
   ``payment_demo``) against one prefork server: ``--healthy-minutes`` with the API healthy,
   then ``--minutes`` of outage (5xx, then timeouts, then 429 with Retry-After, then Meta code
   17 / TikTok 40100, a quarter each), then recovery. Every order must confirm; latency during
-  the outage is compared with the healthy phase; after recovery every event must be delivered
-  (within ``--recovery-minutes``), Purchase once per paid order; requests per minute to the
-  fake are reported.
+  the outage is compared with the healthy phases before and after it (``--after-minutes``);
+  after recovery every event must be delivered (the backlog's last row sent within 2
+  minutes), Purchase once per paid order; requests per minute to the fake are reported.
 * ``drain``: the throughput benchmark: ``--bench-events`` (10,000) rows, 1,000-event batches,
   delivered by one flush run, then by 1, 2 and 4 concurrent drainers, ``--rounds`` rounds
   interleaved; medians and events/s.
@@ -202,9 +202,10 @@ class OdooTree:
             raise SoakError(f"no Python at {self.python} (--python)")
         self.db = db
         self.version_label = f"{self.major}.0"
+        self.addon_dir = REPO / "odoo_addon"
 
     def addons_path(self) -> str:
-        paths = [self.root / "addons", self.root / "odoo" / "addons", REPO / "odoo_addon"]
+        paths = [self.root / "addons", self.root / "odoo" / "addons", self.addon_dir]
         return ",".join(str(p) for p in paths if p.exists())
 
     def env(self) -> dict[str, str]:
@@ -1331,6 +1332,20 @@ def outage_schedule(healthy: float, outage: float) -> list[dict]:
     return phases
 
 
+def process_tree_cpu(proc: subprocess.Popen) -> float:
+    """CPU seconds (user + system) of a process and its live children."""
+    import psutil
+
+    total = 0.0
+    with contextlib.suppress(psutil.Error):
+        parent = psutil.Process(proc.pid)
+        for process in [parent, *parent.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+    return total
+
+
 def scenario_outage(ctx: dict) -> dict:
     args, odoo, pg, procs, fake = ctx["args"], ctx["odoo"], ctx["pg"], ctx["procs"], ctx["fake"]
     log_dir: Path = ctx["log_dir"] / "outage"
@@ -1345,6 +1360,7 @@ def scenario_outage(ctx: dict) -> dict:
     services = [s for s in info["services"] if s["website_id"] == website]
     before_id = pg.query(dbname, "SELECT coalesce(max(id), 0) FROM sale_order")[0][0]
     healthy, outage = args.healthy_minutes * 60, args.minutes * 60
+    after = args.after_minutes * 60
     phases = outage_schedule(healthy, outage)
     fake.call("set_schedule", schedule=json.dumps(phases))
     port = free_port_pair()
@@ -1369,26 +1385,44 @@ def scenario_outage(ctx: dict) -> dict:
             return "healthy"
         if elapsed < healthy + outage:
             return "outage"
-        return "recovered"
+        return "healthy after"
 
     client = LoadClient(base, info, odoo.major, args.orders_per_second, args.shoppers,
                         phase_of)
-    log(f"load: {args.orders_per_second} orders/s for {args.healthy_minutes} min healthy, "
-        f"then {args.minutes} min of outage")
+    log(f"load: {args.orders_per_second} orders/s, {args.shoppers} shoppers at most: "
+        f"{args.healthy_minutes} min healthy, {args.minutes} min of outage, "
+        f"{args.after_minutes} min healthy again")
     loads = []
+    cpu = {}
 
-    def sample_load():
+    def watch():
+        """Load average every 30 s; the server's CPU at the phase boundaries."""
+        marks = [("start", 0.0), ("outage", healthy), ("recovery", healthy + outage),
+                 ("end", healthy + outage + after)]
         while not client.stop_event.is_set():
-            loads.append(os.getloadavg()[0])
-            client.stop_event.wait(30)
+            elapsed = time.monotonic() - t0
+            for name, at in marks:
+                if name not in cpu and elapsed >= at:
+                    cpu[name] = process_tree_cpu(server)
+            if int(elapsed) % 30 == 0:
+                loads.append(round(os.getloadavg()[0], 2))
+            client.stop_event.wait(1.0)
 
-    sampler = threading.Thread(target=sample_load, daemon=True)
-    sampler.start()
-    client.run(healthy + outage)
-    recovered_at = time.monotonic()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    recovery_wall = None
+
+    def note_recovery():
+        nonlocal recovery_wall
+        recovery_wall = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    timer = threading.Timer(healthy + outage, note_recovery)
+    timer.start()
+    client.run(healthy + outage + after)
+    timer.cancel()
+    cpu.setdefault("end", process_tree_cpu(server))
     load_during = load_average()
-    log(f"load over; {len(client.orders)} journeys; waiting for the outbox to empty "
-        f"(at most {args.recovery_minutes} min counted from the recovery)")
+    log(f"load over; {len(client.orders)} journeys; waiting for the outbox to empty")
 
     def drained():
         states = outbox_states(pg, dbname)
@@ -1397,11 +1431,17 @@ def scenario_outage(ctx: dict) -> dict:
 
     try:
         states = wait_for(drained, args.deadline_minutes * 60, 1.0, "the outbox to empty")
-        drained_after = time.monotonic() - recovered_at
     except SoakError as error:
         states = {"timeout": str(error), **outbox_states(pg, dbname)}
-        drained_after = None
     procs.stop(server)
+    # the backlog of the outage: rows queued before the recovery, the last one sent when
+    recovered_after = None
+    if recovery_wall is not None:
+        last = pg.query(dbname, "SELECT max(sent_date), count(*) FILTER (WHERE state <> 'sent') "
+                                "FROM conversions_api_event WHERE create_date < %s",
+                        [recovery_wall])[0]
+        if last[0] is not None and not last[1]:
+            recovered_after = max(0.0, (last[0] - recovery_wall).total_seconds())
     check = reconcile(pg, dbname, fake, info["services"])
     orders = pg.query(dbname, "SELECT id, state FROM sale_order WHERE id > %s AND website_id "
                               "IS NOT NULL", [before_id])
@@ -1416,22 +1456,32 @@ def scenario_outage(ctx: dict) -> dict:
     for row in timeline:
         row["phase"] = phase_of(t0 + row["from_s"] + 30)
     journeys = client.orders
-    confirmed_by_client = [o for o in journeys if o[1]]
+    per_phase = {"healthy": healthy, "outage": outage, "healthy after": after}
+    latency = latency_summary(client.samples, journeys, client.missed, per_phase)
+    cpu_per_order = {}
+    for phase, (a, b) in {"healthy": ("start", "outage"), "outage": ("outage", "recovery"),
+                          "healthy after": ("recovery", "end")}.items():
+        done = latency.get(phase, {}).get("orders_confirmed")
+        if a in cpu and b in cpu and done:
+            cpu_per_order[phase] = round((cpu[b] - cpu[a]) / done, 3)
+    outage_minutes = [r for r in timeline if r["phase"] == "outage"]
     logs = [log_dir / "server.log"]
     return {
         "scenario": "outage", "odoo": odoo.version_label, "database": dbname,
         "schedule": phases, "orders_per_second_target": args.orders_per_second,
-        "orders": {"placed": len(journeys), "confirmed_by_client": len(confirmed_by_client),
+        "shoppers": args.shoppers, "http_workers": args.http_workers,
+        "orders": {"placed": len(journeys),
+                   "confirmed_by_client": sum(1 for o in journeys if o[1]),
                    "confirmed": len(confirmed), "in_database": len(orders),
                    "errors": Counter(o[2] for o in journeys if o[2]).most_common(10),
                    "starts_missed": dict(client.missed)},
-        "latency": latency_summary(client.samples, journeys, client.missed,
-                                   {"healthy": healthy, "outage": outage}),
+        "latency": latency, "server_cpu_s_per_order": cpu_per_order,
         "states": states, "check": check["counts"], "attempts": check["attempts"],
         "purchase_counts_per_order_and_service": dict(purchase_counts),
         "purchase_once": set(purchase_counts) == {1},
-        "recovered_after_s": round(drained_after, 1) if drained_after is not None else None,
+        "recovered_after_s": round(recovered_after, 1) if recovered_after is not None else None,
         "requests_per_minute": timeline,
+        "outage_requests_per_minute": [sum(r["requests"].values()) for r in outage_minutes],
         "early_retries": fake.call("early"),
         "errors": error_lines(logs), "load_average": [load_before, load_during,
                                                       load_average()],
@@ -1572,10 +1622,12 @@ def scenario_drain(ctx: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def print_report(results: list[dict], args: argparse.Namespace, odoo: OdooTree) -> None:
+def print_report(results: list[dict], args: argparse.Namespace, odoo: OdooTree,
+                 addon_label: str) -> None:
     print()
-    print(f"Odoo {odoo.version_label} ({odoo.source}), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} "
-          f"UTC, {os.cpu_count()} CPUs, command: {' '.join(sys.argv)}")
+    print(f"Odoo {odoo.version_label} ({odoo.source}), addon {addon_label}, "
+          f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+          f"command: {' '.join(sys.argv)}")
     for result in results:
         name = result["scenario"]
         print()
@@ -1619,12 +1671,15 @@ def print_outage(result: dict) -> None:
     print(f"== outage: load average {result['load_average'][0]} -> "
           f"{result['load_average'][1]}")
     print(" | ".join(("orders", "confirmed", "rows", "delivered", "duplicates", "lost",
-                      "failed", "Purchase once per order", "drained after recovery s")))
+                      "failed", "Purchase once per order", "backlog sent s after recovery")))
     print(" | ".join(str(v) for v in (
         result["orders"]["placed"], result["orders"]["confirmed"], check.get("rows", 0),
         check.get("delivered", 0), check.get("duplicates", 0),
         check.get("rows", 0) - check.get("delivered", 0), check.get("failed", 0),
         result["purchase_once"], result["recovered_after_s"])))
+    print(f"requests to the fake per minute during the outage: "
+          f"{result['outage_requests_per_minute']}; server CPU s per order: "
+          f"{result['server_cpu_s_per_order']}")
     print("phase | requests | median ms | p99 ms | orders started | confirmed | orders/s "
           "| starts missed (all shoppers busy)")
     for phase, row in result["latency"].items():
@@ -1659,8 +1714,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=10.0, help="outage length")
     parser.add_argument("--healthy-minutes", type=float, default=5.0,
                         help="load with the API healthy, before the outage")
-    parser.add_argument("--recovery-minutes", type=float, default=2.0,
-                        help="the outbox must be empty this long after recovery")
+    parser.add_argument("--after-minutes", type=float, default=5.0,
+                        help="outage: load with the API healthy again, after the recovery")
     parser.add_argument("--orders-per-second", type=float, default=5.0)
     parser.add_argument("--shoppers", type=int, default=12, help="load client threads")
     parser.add_argument("--http-workers", type=int, default=4,
@@ -1685,6 +1740,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--db-user", default="odoo")
     parser.add_argument("--db-password", default="odoo")
     parser.add_argument("--recreate", action="store_true", help="drop the databases first")
+    parser.add_argument("--addon-commit", metavar="REV",
+                        help="run the addon as committed at REV (git archive), not the working "
+                             "tree's odoo_addon (which others may be editing)")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--log-dir", help="default: a new directory under $TMPDIR/convapi-soak")
     args = parser.parse_args(argv)
@@ -1706,11 +1764,24 @@ def main(argv: list[str]) -> int:
     db = {"host": args.db_host, "port": str(args.db_port), "user": args.db_user,
           "password": args.db_password}
     odoo = OdooTree(args.tree, args.python, db)
+    addon_label = "working tree"
+    if args.addon_commit:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short",
+                                 args.addon_commit], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        target = WORK / f"addon-{commit}"
+        if not (target / "odoo_addon").exists():
+            target.mkdir(parents=True, exist_ok=True)
+            archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "odoo_addon"],
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        odoo.addon_dir = target / "odoo_addon"
+        addon_label = f"commit {commit}"
     WORK.mkdir(parents=True, exist_ok=True)
     log_dir = (Path(args.log_dir) if args.log_dir
                else Path(tempfile.mkdtemp(prefix=f"odoo{odoo.major}-", dir=WORK)))
     log_dir.mkdir(parents=True, exist_ok=True)
-    log(f"Odoo {odoo.version_label} from {odoo.root}, logs in {log_dir}")
+    log(f"Odoo {odoo.version_label} from {odoo.root}, addon: {addon_label}, logs in {log_dir}")
     names = ["drainers", "kill", "outage"] if args.scenario == "all" else [args.scenario]
     procs = Processes()
     pg = Pg(args)
@@ -1744,13 +1815,14 @@ def main(argv: list[str]) -> int:
         pg.close()
         signal.signal(signal.SIGTERM, previous)
     printable = [r for r in results if "error" not in r]
-    print_report(printable, args, odoo)
+    print_report(printable, args, odoo, addon_label)
     for result in results:
         if "error" in result:
             print(f"\n== {result['scenario']}: NOT COMPLETED: {result['error']}")
     if args.json:
         Path(args.json).write_text(json.dumps({"odoo": odoo.version_label, "argv": sys.argv,
-                                               "results": results}, indent=2, default=str))
+                                               "addon": addon_label, "results": results},
+                                              indent=2, default=str))
     return status
 
 
