@@ -30,9 +30,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import shoppers as shop  # noqa: E402
-
 import convapi  # noqa: E402
+import shoppers as shop  # noqa: E402
 
 
 def timed(fn: Callable[[], Any], calls: int) -> float:

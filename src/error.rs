@@ -51,6 +51,8 @@ pub enum SendError {
         attempts: u32,
         /// Events accepted by earlier requests of the same send (batches before the failing one).
         events_sent: usize,
+        /// Their positions in the events given to the send.
+        sent: Vec<usize>,
         /// How long the platform asked us to wait (`Retry-After`), when it said so.
         retry_after: Option<Duration>,
     },
@@ -62,8 +64,26 @@ pub enum SendError {
         retryable: bool,
         attempts: u32,
         events_sent: usize,
+        /// Positions of the events accepted by earlier requests.
+        sent: Vec<usize>,
         /// How long the server asked us to wait (`Retry-After`), when it said so.
         retry_after: Option<Duration>,
+    },
+    /// The platform took a request but refused some of its events (Pinterest's per-event
+    /// status): those never succeed as sent. The send stops there: `sent` lists the events
+    /// accepted (this request's and the earlier ones'), `failed` the refused ones; any other
+    /// event of the send was not sent.
+    #[error("{platform}: {} of the events were refused: {}", .failed.len(), .failed.first().map(|(i, m)| format!("events[{i}]: {m}")).unwrap_or_default())]
+    Partial {
+        platform: &'static str,
+        /// `(position in the events given to the send, the platform's message)`.
+        failed: Vec<(usize, String)>,
+        /// Positions of the accepted events.
+        sent: Vec<usize>,
+        events_sent: usize,
+        attempts: u32,
+        trace_id: Option<String>,
+        http_status: u16,
     },
 }
 
@@ -71,7 +91,7 @@ impl SendError {
     /// Whether trying again later may succeed.
     pub fn retryable(&self) -> bool {
         match self {
-            SendError::Validation(_) => false,
+            SendError::Validation(_) | SendError::Partial { .. } => false,
             SendError::Api { retryable, .. } | SendError::Transport { retryable, .. } => *retryable,
         }
     }
@@ -81,7 +101,7 @@ impl SendError {
     /// last attempt carried the header.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            SendError::Validation(_) => None,
+            SendError::Validation(_) | SendError::Partial { .. } => None,
             SendError::Api { retry_after, .. } | SendError::Transport { retry_after, .. } => {
                 *retry_after
             }
@@ -92,7 +112,9 @@ impl SendError {
     pub fn attempts(&self) -> u32 {
         match self {
             SendError::Validation(_) => 0,
-            SendError::Api { attempts, .. } | SendError::Transport { attempts, .. } => *attempts,
+            SendError::Api { attempts, .. }
+            | SendError::Transport { attempts, .. }
+            | SendError::Partial { attempts, .. } => *attempts,
         }
     }
 
@@ -100,19 +122,30 @@ impl SendError {
     pub fn events_sent(&self) -> usize {
         match self {
             SendError::Validation(_) => 0,
-            SendError::Api { events_sent, .. } | SendError::Transport { events_sent, .. } => {
-                *events_sent
-            }
+            SendError::Api { events_sent, .. }
+            | SendError::Transport { events_sent, .. }
+            | SendError::Partial { events_sent, .. } => *events_sent,
         }
     }
 
-    /// `"meta"` or `"tiktok"`; `None` for a validation error.
+    /// Positions (in the events given to the send) of the events the platform accepted before
+    /// the send failed.
+    pub fn sent(&self) -> &[usize] {
+        match self {
+            SendError::Validation(_) => &[],
+            SendError::Api { sent, .. }
+            | SendError::Transport { sent, .. }
+            | SendError::Partial { sent, .. } => sent,
+        }
+    }
+
+    /// The platform's name (`"meta"`, ...); `None` for a validation error.
     pub fn platform(&self) -> Option<&'static str> {
         match self {
             SendError::Validation(_) => None,
-            SendError::Api { platform, .. } | SendError::Transport { platform, .. } => {
-                Some(platform)
-            }
+            SendError::Api { platform, .. }
+            | SendError::Transport { platform, .. }
+            | SendError::Partial { platform, .. } => Some(platform),
         }
     }
 }

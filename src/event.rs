@@ -77,6 +77,11 @@ const STANDARD_EVENTS: [&str; 21] = [
     "CompletePayment",
 ];
 
+/// Whether `name` (canonical spelling) is one of the standard event names.
+pub fn is_standard_event(name: &str) -> bool {
+    STANDARD_EVENTS.contains(&name)
+}
+
 /// The canonical spelling of a standard event name; custom names come back unchanged.
 pub fn canonical_event_name(name: &str) -> &str {
     // Compared without allocating: this runs once per event.
@@ -179,6 +184,9 @@ pub struct Event<'a> {
     pub event_name: Cow<'a, str>,
     pub event_id: Option<Cow<'a, str>>,
     pub event_time: i64,
+    /// The clock the event was parsed with (Unix seconds): platforms with a tighter age limit
+    /// than the neutral model's check against it.
+    pub parsed_at: i64,
     pub event_source_url: Option<Cow<'a, str>>,
     pub referrer_url: Option<Cow<'a, str>>,
     pub action_source: &'static str,
@@ -241,6 +249,7 @@ impl Event<'_> {
             event_name: owned(self.event_name),
             event_id: owned_opt(self.event_id),
             event_time: self.event_time,
+            parsed_at: self.parsed_at,
             event_source_url: owned_opt(self.event_source_url),
             referrer_url: owned_opt(self.referrer_url),
             action_source: self.action_source,
@@ -581,6 +590,7 @@ impl<'m> Event<'m> {
             event_name,
             event_id: opt_string(obj, "event_id", "event_id")?,
             event_time,
+            parsed_at: now,
             event_source_url: http_url(obj, "event_source_url")?,
             referrer_url: http_url(obj, "referrer_url")?,
             action_source,

@@ -4,7 +4,56 @@ use crate::error::ValidationError;
 use crate::event::{parse_events, BuildOptions, Event};
 use crate::normalize::Field;
 use crate::out::{JsonWriter, Key, Out, Sink, Tree};
+use crate::platform::{Answer, Auth, Platform, PlatformSpec};
+use crate::sender::{
+    as_i64, as_string, excerpt, messages_of, status_retryable, Accepted, Attempt, Failure,
+    FailureKind,
+};
 use serde_json::Value;
+use std::borrow::Cow;
+
+/// Meta's row in the platform table.
+pub static SPEC: PlatformSpec = PlatformSpec {
+    platform: Platform::Meta,
+    name: "meta",
+    label: "Meta Conversions API",
+    id_name: "pixel_id",
+    secret_name: "access_token",
+    default_base_url: crate::sender::DEFAULT_META_BASE_URL,
+    max_events: 1000,
+    max_attempts: u32::MAX,
+    auth: Auth::BodyKey("access_token"),
+    options: &["test_event_code"],
+    check_target: |t| crate::platform::check_plain_id("pixel_id", &t.id),
+    path: |target, _| {
+        format!(
+            "/{}/{}/events",
+            target
+                .api_version
+                .as_deref()
+                .unwrap_or(crate::sender::DEFAULT_META_API_VERSION),
+            target.id
+        )
+    },
+    check_event: |event, _, _| check_event(event),
+    identity: None,
+    write_body: |buf, events, _, request| {
+        let mut w = JsonWriter::new(buf);
+        meta_body_into(&mut w, events, request.test_event_code.as_deref());
+        w.finish();
+    },
+    build_body: |events, _, request| {
+        let mut tree = Tree::new();
+        meta_body_into(&mut tree, events, request.test_event_code.as_deref());
+        tree.finish()
+    },
+    classify: classify_meta,
+    event_name: |name| {
+        Ok(Cow::Owned(
+            crate::event::canonical_event_name(name).to_string(),
+        ))
+    },
+};
 
 /// The JSON body for `POST /{version}/{pixel_id}/events`, without the access token (the sender
 /// adds it to the body, never to the URL).
@@ -92,7 +141,7 @@ fn meta_body_into<'a, S: Sink<'a>>(
     events: &'a [Event],
     test_event_code: Option<&'a str>,
 ) {
-    sink.objs("data", events, |s, event| meta_event(s, event));
+    sink.objs("data", events, |s, _, event| meta_event(s, event));
     sink.str("test_event_code", test_event_code.map(str::trim));
 }
 
@@ -119,7 +168,7 @@ fn meta_event<'a, S: Sink<'a>>(s: &mut S, event: &'a Event) {
         c.num("value", event.value.as_ref());
         c.str("currency", event.currency.as_deref());
         c.strs("content_ids", event.content_ids.iter().map(AsRef::as_ref));
-        c.objs("contents", &event.contents, |item, content| {
+        c.objs("contents", &event.contents, |item, _, content| {
             item.str("id", Some(&content.id));
             item.num("quantity", content.quantity.as_ref());
             item.num("item_price", content.item_price.as_ref());
@@ -150,6 +199,101 @@ fn meta_event<'a, S: Sink<'a>>(s: &mut S, event: &'a Event) {
 /// Meta's key for a neutral match-key name, for callers that map keys themselves.
 pub fn meta_key(field: &str) -> Option<&'static str> {
     Field::parse(field).map(Field::meta_key)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+// ---------------------------------------------------------------------------------------------
+
+/// Meta: whether an error code is worth retrying. `None` = unknown code (decided by status).
+pub(crate) fn meta_code_retryable(code: i64) -> Option<bool> {
+    match code {
+        100 | 190 | 102 | 3 | 10 | 200..=299 => Some(false),
+        1 | 2 | 4 | 17 | 32 | 341 | 368 | 613 | 80000..=80099 => Some(true),
+        _ => None,
+    }
+}
+
+fn classify_meta(answer: &Answer<'_>) -> Attempt {
+    let (status, parsed, raw, header_trace) = (
+        answer.status,
+        answer.body.clone(),
+        answer.raw,
+        answer.header_trace.clone(),
+    );
+    let error_obj = parsed
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .filter(|e| e.is_object());
+    if (200..300).contains(&status) && error_obj.is_none() {
+        if let Some(body) = parsed.as_ref().filter(|v| v.is_object()) {
+            if let Some(n) = body.get("events_received").and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            }) {
+                let trace_id = as_string(body.get("fbtrace_id")).or(header_trace);
+                return Attempt::Accepted(Accepted {
+                    events_received: n,
+                    code: None,
+                    messages: messages_of(body.get("messages")),
+                    trace_id,
+                    http_status: status,
+                    body: parsed.unwrap_or(Value::Null),
+                    failed: Vec::new(),
+                });
+            }
+        }
+        // A 2xx without the success envelope: maybe a proxy answered. Meta deduplicates on
+        // event_id, so trying again is safe.
+        let mut f = Failure::transport(
+            "response",
+            format!("HTTP {status} without events_received: {}", excerpt(raw)),
+            true,
+        );
+        f.status = Some(status);
+        f.trace_id = header_trace;
+        return Attempt::Failed(f);
+    }
+    let Some(err) = error_obj else {
+        let mut f = Failure::transport(
+            "response",
+            format!("HTTP {status} without a Graph API error: {}", excerpt(raw)),
+            status_retryable(status),
+        );
+        f.status = Some(status);
+        f.trace_id = header_trace;
+        return Attempt::Failed(f);
+    };
+    let code = as_i64(err.get("code"));
+    let subcode = as_i64(err.get("error_subcode"));
+    let is_transient = err.get("is_transient").and_then(Value::as_bool) == Some(true);
+    let mut message = as_string(err.get("message")).unwrap_or_else(|| "unknown error".into());
+    if let Some(t) = as_string(err.get("type")) {
+        message = format!("{message} [{t}]");
+    }
+    let title = as_string(err.get("error_user_title"));
+    let user_msg = as_string(err.get("error_user_msg"));
+    match (title, user_msg) {
+        (Some(t), Some(m)) => message = format!("{message}: {t}: {m}"),
+        (Some(x), None) | (None, Some(x)) => message = format!("{message}: {x}"),
+        (None, None) => {}
+    }
+    let retryable = match code.and_then(meta_code_retryable) {
+        Some(r) => r,
+        None => is_transient || status_retryable(status),
+    };
+    let trace_id = as_string(err.get("fbtrace_id")).or(header_trace);
+    Attempt::Failed(Failure {
+        kind: FailureKind::Api {
+            code: code.unwrap_or(0),
+            subcode,
+            message,
+        },
+        retryable,
+        retry_after: None,
+        status: Some(status),
+        trace_id,
+    })
 }
 
 #[cfg(test)]

@@ -264,12 +264,15 @@ pub enum Hashed<'a> {
     /// digest may come from a small per-thread cache.
     Common(&'a str),
     Given(&'a str),
+    /// A digest computed already (of a value a platform normalises its own way).
+    Done([u8; 64]),
 }
 
 impl Hashed<'_> {
     /// The digest's 64 lowercase hex bytes (a given digest passes through lowercased).
     pub fn digest(self) -> [u8; 64] {
         let text = match self {
+            Hashed::Done(d) => return d,
             Hashed::Plain(v) if !crate::normalize::is_sha256_hex(v) => {
                 return crate::normalize::sha256_hex(v)
             }
@@ -293,6 +296,8 @@ impl Hashed<'_> {
 /// carry empty values and no stripping pass is needed.
 pub trait Sink<'a> {
     fn str(&mut self, key: &'static str, value: Option<&'a str>);
+    /// A string computed by the builder (money as text, a derived id).
+    fn string(&mut self, key: &'static str, value: Option<String>);
     fn num(&mut self, key: &'static str, value: Option<&'a Number>);
     fn int(&mut self, key: &'static str, value: Option<i64>);
     fn bool(&mut self, key: &'static str, value: Option<bool>);
@@ -302,8 +307,8 @@ pub trait Sink<'a> {
     fn digests<I: IntoIterator<Item = Hashed<'a>>>(&mut self, key: &'static str, items: I);
     /// A nested object, filled by `fill`; left out when it stays empty (unless `keep_empty`).
     fn obj<F: FnOnce(&mut Self)>(&mut self, key: &'static str, keep_empty: bool, fill: F);
-    /// A list of objects, one per item, each filled by `fill`.
-    fn objs<T: 'a, F: FnMut(&mut Self, &'a T)>(
+    /// A list of objects, one per item, each filled by `fill` (given the item's position).
+    fn objs<T: 'a, F: FnMut(&mut Self, usize, &'a T)>(
         &mut self,
         key: &'static str,
         items: &'a [T],
@@ -345,6 +350,12 @@ impl<'a> Sink<'a> for Tree<'a> {
     fn str(&mut self, key: &'static str, value: Option<&'a str>) {
         if let Some(v) = value.filter(|v| !v.is_empty()) {
             self.push(key, Out::Str(v));
+        }
+    }
+
+    fn string(&mut self, key: &'static str, value: Option<String>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.push(key, Out::String(v));
         }
     }
 
@@ -391,7 +402,7 @@ impl<'a> Sink<'a> for Tree<'a> {
         }
     }
 
-    fn objs<T: 'a, F: FnMut(&mut Self, &'a T)>(
+    fn objs<T: 'a, F: FnMut(&mut Self, usize, &'a T)>(
         &mut self,
         key: &'static str,
         items: &'a [T],
@@ -402,7 +413,8 @@ impl<'a> Sink<'a> for Tree<'a> {
         }
         let list = items
             .iter()
-            .map(|item| Out::Obj(self.child(|s| fill(s, item))))
+            .enumerate()
+            .map(|(i, item)| Out::Obj(self.child(|s| fill(s, i, item))))
             .collect();
         self.push(key, Out::List(list));
     }
@@ -499,6 +511,13 @@ impl<'a> Sink<'a> for JsonWriter<'_> {
         }
     }
 
+    fn string(&mut self, key: &'static str, value: Option<String>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.key(key);
+            write_json_str(self.buf, &v);
+        }
+    }
+
     fn num(&mut self, key: &'static str, value: Option<&'a Number>) {
         if let Some(v) = value {
             self.key(key);
@@ -560,7 +579,7 @@ impl<'a> Sink<'a> for JsonWriter<'_> {
         });
     }
 
-    fn objs<T: 'a, F: FnMut(&mut Self, &'a T)>(
+    fn objs<T: 'a, F: FnMut(&mut Self, usize, &'a T)>(
         &mut self,
         key: &'static str,
         items: &'a [T],
@@ -573,7 +592,7 @@ impl<'a> Sink<'a> for JsonWriter<'_> {
                 }
                 w.buf.push(b'{');
                 w.first = true;
-                fill(w, item);
+                fill(w, i, item);
                 w.buf.push(b'}');
             }
             !items.is_empty()
@@ -622,8 +641,10 @@ mod tests {
             i.int("k", Some(1));
             i.obj("deeper_empty", false, |_| {});
         });
-        s.objs("items", &[1i64, 2], |i, v| i.int("v", Some(*v)));
-        s.objs::<i64, _>("no_items", &[], |_, _| {});
+        s.objs("items", &[1i64, 2], |i, _, v| i.int("v", Some(*v)));
+        s.objs::<i64, _>("no_items", &[], |_, _, _| {});
+        s.string("computed", Some(format!("{}", 1 + 1)));
+        s.string("computed_empty", Some(String::new()));
         s.value(Key::Dyn("extra"), Some(extra));
         s.value(Key::Dyn("empty_extra"), Some(&Value::Null));
     }

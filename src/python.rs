@@ -7,6 +7,7 @@ use crate::event::{parse_inputs, BuildOptions};
 use crate::input::Input;
 use crate::normalize::Field;
 use crate::out::{Key, Out};
+use crate::platform::{Platform, PlatformSpec, Request, Target, ALL};
 use crate::sender::{self, AccessToken, Outcome, RequestLog, SenderConfig};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -55,6 +56,7 @@ fn send_error(py: Python<'_>, err: &SendError) -> PyErr {
                 retryable,
                 attempts,
                 events_sent,
+                sent,
                 retry_after,
             } => {
                 let kwargs = PyDict::new(py);
@@ -67,6 +69,7 @@ fn send_error(py: Python<'_>, err: &SendError) -> PyErr {
                 kwargs.set_item("retryable", retryable)?;
                 kwargs.set_item("attempts", attempts)?;
                 kwargs.set_item("events_sent", events_sent)?;
+                kwargs.set_item("sent", sent.clone())?;
                 kwargs.set_item("retry_after", secs(retry_after))?;
                 module
                     .getattr("ApiError")?
@@ -78,6 +81,7 @@ fn send_error(py: Python<'_>, err: &SendError) -> PyErr {
                 retryable,
                 attempts,
                 events_sent,
+                sent,
                 retry_after,
             } => {
                 let kwargs = PyDict::new(py);
@@ -86,9 +90,31 @@ fn send_error(py: Python<'_>, err: &SendError) -> PyErr {
                 kwargs.set_item("retryable", retryable)?;
                 kwargs.set_item("attempts", attempts)?;
                 kwargs.set_item("events_sent", events_sent)?;
+                kwargs.set_item("sent", sent.clone())?;
                 kwargs.set_item("retry_after", secs(retry_after))?;
                 module
                     .getattr("TransportError")?
+                    .call((err.to_string(),), Some(&kwargs))?
+            }
+            SendError::Partial {
+                platform,
+                failed,
+                sent,
+                events_sent,
+                attempts,
+                trace_id,
+                http_status,
+            } => {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("platform", platform)?;
+                kwargs.set_item("failed", failed.clone())?;
+                kwargs.set_item("sent", sent.clone())?;
+                kwargs.set_item("events_sent", events_sent)?;
+                kwargs.set_item("attempts", attempts)?;
+                kwargs.set_item("trace_id", trace_id)?;
+                kwargs.set_item("http_status", http_status)?;
+                module
+                    .getattr("PartialSendError")?
                     .call((err.to_string(),), Some(&kwargs))?
             }
         };
@@ -119,8 +145,21 @@ impl Borrowed {
 ///
 /// Safety: the caller must not let the returned borrow outlive `keep`'s references: here the
 /// borrow only ever ends up in the `inputs` of the [`Borrowed`] that owns `keep`.
-unsafe fn kept_str(s: Bound<'_, PyString>, keep: &mut Vec<Py<PyAny>>) -> PyResult<&'static str> {
-    let text: *const str = s.to_str()?;
+unsafe fn kept_str(
+    s: Bound<'_, PyString>,
+    keep: &mut Vec<Py<PyAny>>,
+    field: Option<&str>,
+) -> PyResult<&'static str> {
+    // A str holding a lone surrogate ('\ud800', which json.loads can make) has no UTF-8 form.
+    let text: *const str = s.to_str().map_err(|_| {
+        validation_error(
+            s.py(),
+            &ValidationError::new(
+                field.unwrap_or("value"),
+                "is not valid text (it holds a lone surrogate)",
+            ),
+        )
+    })?;
     keep.push(s.into_any().unbind());
     // SAFETY: the object is held by `keep` (see above); its text never moves or changes.
     Ok(unsafe { &*text })
@@ -157,7 +196,7 @@ fn to_input_at(
     if let Ok(s) = obj.cast::<PyString>() {
         // SAFETY: the borrow goes into a tree owned with `keep` (kept_str's contract).
         return Ok(Input::Str(Cow::Borrowed(unsafe {
-            kept_str(s.clone(), keep)?
+            kept_str(s.clone(), keep, key)?
         })));
     }
     if obj.is_none() {
@@ -166,11 +205,22 @@ fn to_input_at(
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut entries = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
-            let k = k
-                .cast_into::<PyString>()
-                .map_err(|_| PyTypeError::new_err("event dictionaries must have string keys"))?;
+            let k = k.cast_into::<PyString>().map_err(|bad| {
+                let shown = bad
+                    .into_inner()
+                    .repr()
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|_| "?".to_string());
+                validation_error(
+                    obj.py(),
+                    &ValidationError::new(
+                        key.unwrap_or("event"),
+                        format!("has a key that is not a string: {shown}"),
+                    ),
+                )
+            })?;
             // SAFETY: as above.
-            let k = unsafe { kept_str(k, keep)? };
+            let k = unsafe { kept_str(k, keep, key)? };
             let value = to_input_at(&v, Some(k), depth + 1, keep)?;
             entries.push((Cow::Borrowed(k), value));
         }
@@ -207,9 +257,16 @@ fn to_input_at(
     }
     let type_name = obj.get_type().name()?.to_string();
     if type_name == "Decimal" || type_name == "Fraction" {
+        // A signaling NaN refuses float(): not a number, said for the field.
         let f: f64 = obj
             .extract()
-            .or_else(|_| obj.call_method0("__float__")?.extract())?;
+            .or_else(|_| obj.call_method0("__float__")?.extract())
+            .map_err(|_: PyErr| {
+                validation_error(
+                    obj.py(),
+                    &ValidationError::new(key.unwrap_or("value"), "is not a number"),
+                )
+            })?;
         return Ok(if f.is_finite() {
             Input::Float(f)
         } else {
@@ -327,6 +384,29 @@ fn to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
     })
 }
 
+/// A `ValidationError` raised while reading event `i`, with its field under `events[i]`, as
+/// the event model names the fields of its own errors.
+fn within_event(py: Python<'_>, err: PyErr, i: usize) -> PyErr {
+    let prefixed = || -> PyResult<PyErr> {
+        let class = exceptions(py)?.getattr("ValidationError")?;
+        let value = err.value(py);
+        if !value.is_instance(&class)? {
+            return Ok(err.clone_ref(py));
+        }
+        let field: String = value.getattr("field")?.extract()?;
+        let message = value.str()?.to_string();
+        let rule = message
+            .strip_prefix(&format!("{field}: "))
+            .unwrap_or(&message)
+            .to_string();
+        Ok(validation_error(
+            py,
+            &ValidationError::new(field, rule).within(&format!("events[{i}]")),
+        ))
+    };
+    prefixed().unwrap_or(err)
+}
+
 /// A list (or tuple) of event dicts, or one event dict.
 fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Borrowed> {
     let mut keep = Vec::new();
@@ -342,8 +422,10 @@ fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Borrowed> {
         let mut inputs = Vec::with_capacity(n);
         // About 40 strings and keys per event.
         keep.reserve(n * 40);
-        for item in events.try_iter()? {
-            inputs.push(to_input(&item?, None, &mut keep)?);
+        for (i, item) in events.try_iter()?.enumerate() {
+            let input =
+                to_input(&item?, None, &mut keep).map_err(|e| within_event(events.py(), e, i))?;
+            inputs.push(input);
         }
         return Ok(Borrowed {
             inputs,
@@ -397,43 +479,85 @@ fn tiktok_event_name(name: &str) -> String {
     crate::tiktok::tiktok_event_name(name).to_string()
 }
 
-/// The body of Meta's `POST /{version}/{pixel_id}/events` (without the access token).
-#[pyfunction]
-#[pyo3(signature = (events, *, test_event_code=None, strict=false))]
-fn build_meta_payload(
-    py: Python<'_>,
-    events: &Bound<'_, PyAny>,
-    test_event_code: Option<&str>,
-    strict: bool,
-) -> PyResult<Py<PyAny>> {
-    let events = events_arg(events)?;
-    let parsed =
-        parse_inputs(events.inputs(), &options(strict)).map_err(|e| validation_error(py, &e))?;
-    let body =
-        crate::meta::meta_body(&parsed, test_event_code).map_err(|e| validation_error(py, &e))?;
-    out_to_py(py, &body)
+/// The platform called `name`, or a `ValueError` naming the known ones.
+fn platform_arg(name: &str) -> PyResult<&'static PlatformSpec> {
+    Platform::from_name(name)
+        .map(Platform::spec)
+        .ok_or_else(|| {
+            let known: Vec<&str> = ALL.iter().map(|p| p.as_str()).collect();
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown platform {name:?}: expected one of {}",
+                known.join(", ")
+            ))
+        })
 }
 
-/// The body of TikTok's `POST /open_api/v1.3/event/track/`.
-#[pyfunction]
-#[pyo3(signature = (events, *, pixel_code, test_event_code=None, strict=false))]
-fn build_tiktok_payload(
-    py: Python<'_>,
-    events: &Bound<'_, PyAny>,
-    pixel_code: &str,
+/// The request options, refusing one the platform does not take (a `test_event_code` for
+/// Pinterest, say) instead of ignoring it silently.
+fn request_arg(
+    spec: &PlatformSpec,
     test_event_code: Option<&str>,
-    strict: bool,
-) -> PyResult<Py<PyAny>> {
-    if pixel_code.trim().is_empty() {
-        return Err(validation_error(
+    test: bool,
+) -> PyResult<Request> {
+    let given = [
+        ("test_event_code", test_event_code.is_some()),
+        ("test", test),
+    ];
+    for (option, set) in given {
+        if set && !spec.options.contains(&option) {
+            return Err(PyTypeError::new_err(format!(
+                "{option} does not apply to the {} (its options: {})",
+                spec.label,
+                spec.options.join(", ")
+            )));
+        }
+    }
+    Ok(Request {
+        test_event_code: test_event_code.map(|c| c.trim().to_string()),
+        test,
+    })
+}
+
+/// TikTok's body names its pixel; the others' bodies name no destination.
+fn target_arg(py: Python<'_>, spec: &PlatformSpec, pixel_code: Option<&str>) -> PyResult<Target> {
+    match (spec.platform, pixel_code) {
+        (Platform::TikTok, Some(code)) if !code.trim().is_empty() => Ok(Target {
+            id: code.trim().to_string(),
+            api_version: None,
+        }),
+        (Platform::TikTok, _) => Err(validation_error(
             py,
             &ValidationError::new("pixel_code", "is required"),
-        ));
+        )),
+        (_, Some(_)) => Err(PyTypeError::new_err(format!(
+            "pixel_code applies to TikTok only, not to the {}",
+            spec.label
+        ))),
+        (_, None) => Ok(crate::platform::NO_TARGET.clone()),
     }
+}
+
+/// The body of one request to `platform`, as a dict (no secret in it).
+#[pyfunction]
+#[pyo3(signature = (platform, events, *, pixel_code=None, test_event_code=None, test=false, strict=false))]
+#[allow(clippy::too_many_arguments)]
+fn build_payload(
+    py: Python<'_>,
+    platform: &str,
+    events: &Bound<'_, PyAny>,
+    pixel_code: Option<&str>,
+    test_event_code: Option<&str>,
+    test: bool,
+    strict: bool,
+) -> PyResult<Py<PyAny>> {
+    let spec = platform_arg(platform)?;
+    let request = request_arg(spec, test_event_code, test)?;
+    let target = target_arg(py, spec, pixel_code)?;
     let events = events_arg(events)?;
     let parsed =
         parse_inputs(events.inputs(), &options(strict)).map_err(|e| validation_error(py, &e))?;
-    let body = crate::tiktok::tiktok_body(&parsed, pixel_code, test_event_code)
+    let body = spec
+        .build(&parsed, &target, &request)
         .map_err(|e| validation_error(py, &e))?;
     out_to_py(py, &body)
 }
@@ -447,17 +571,23 @@ thread_local! {
     static BODY_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Parses, builds and writes a payload into this thread's reusable buffer, then copies it into
-/// a `bytes` object.
-fn encode_with<'py, F>(
+/// The exact bytes the platform's sender posts for `events` (less Meta's `access_token`,
+/// which the sender splices in): equal as JSON to `build_payload`.
+#[pyfunction]
+#[pyo3(signature = (platform, events, *, pixel_code=None, test_event_code=None, test=false, strict=false))]
+#[allow(clippy::too_many_arguments)]
+fn encode_payload<'py>(
     py: Python<'py>,
+    platform: &str,
     events: &Bound<'_, PyAny>,
+    pixel_code: Option<&str>,
+    test_event_code: Option<&str>,
+    test: bool,
     strict: bool,
-    build: F,
-) -> PyResult<Bound<'py, PyBytes>>
-where
-    F: Fn(&[crate::event::Event], &mut Vec<u8>) -> Result<(), ValidationError> + Send + Sync,
-{
+) -> PyResult<Bound<'py, PyBytes>> {
+    let spec = platform_arg(platform)?;
+    let request = request_arg(spec, test_event_code, test)?;
+    let target = target_arg(py, spec, pixel_code)?;
     let events = events_arg(events)?;
     let inputs = events.inputs();
     let opts = options(strict);
@@ -465,7 +595,7 @@ where
         let parsed = parse_inputs(inputs, &opts)?;
         let mut buf = BODY_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
         buf.clear();
-        build(&parsed, &mut buf)?;
+        spec.encode(&parsed, &target, &request, &mut buf)?;
         Ok(buf)
     };
     let buf = if inputs.len() >= RELEASE_GIL_FROM_EVENTS {
@@ -479,35 +609,14 @@ where
     Ok(bytes)
 }
 
-/// The exact bytes `MetaSender` posts (less the `access_token` it adds): equal as JSON to
-/// `build_meta_payload`.
+/// The platform's name for a neutral event name (`PageView` → TikTok's `Pageview`, GA4's
+/// `page_view`, Pinterest's `page_visit`).
 #[pyfunction]
-#[pyo3(signature = (events, *, test_event_code=None, strict=false))]
-fn encode_meta_payload<'py>(
-    py: Python<'py>,
-    events: &Bound<'_, PyAny>,
-    test_event_code: Option<&str>,
-    strict: bool,
-) -> PyResult<Bound<'py, PyBytes>> {
-    encode_with(py, events, strict, |parsed, buf| {
-        crate::meta::write_meta_body(parsed, test_event_code, buf)
-    })
-}
-
-/// The exact bytes `TikTokSender` posts: equal as JSON to `build_tiktok_payload`.
-#[pyfunction]
-#[pyo3(signature = (events, *, pixel_code, test_event_code=None, strict=false))]
-fn encode_tiktok_payload<'py>(
-    py: Python<'py>,
-    events: &Bound<'_, PyAny>,
-    pixel_code: &str,
-    test_event_code: Option<&str>,
-    strict: bool,
-) -> PyResult<Bound<'py, PyBytes>> {
-    encode_with(py, events, strict, |parsed, buf| {
-        crate::tiktok::tiktok_body(parsed, pixel_code, test_event_code)
-            .map(|body| body.write_json(buf))
-    })
+fn event_name(py: Python<'_>, platform: &str, name: &str) -> PyResult<String> {
+    let spec = platform_arg(platform)?;
+    (spec.event_name)(name)
+        .map(|n| n.into_owned())
+        .map_err(|e| validation_error(py, &e))
 }
 
 /// One line per HTTP attempt through Python's `logging` (logger `convapi`): no token, no PII.
@@ -669,20 +778,23 @@ where
     }
 }
 
-/// Sends events to Meta's Conversions API; the token travels in the body, never in the URL.
-#[pyclass(module = "convapi", frozen)]
-struct MetaSender {
-    inner: sender::MetaSender,
+/// Sends events to one destination of one platform. Python subclasses give each platform its
+/// own constructor and `send` signature (`convapi/_platforms.py`); the secret never leaves this
+/// object, and for a platform whose credentials travel in the URL (GA4) neither does the id.
+#[pyclass(module = "convapi", subclass, frozen)]
+struct Sender {
+    inner: sender::Sender,
 }
 
 #[pymethods]
-impl MetaSender {
+impl Sender {
     #[new]
-    #[pyo3(signature = (pixel_id, access_token, *, api_version=None, base_url=None, timeout=10.0, max_retries=3, connect_timeout=3.0, backoff_base=0.5, backoff_max=30.0, max_retry_after=60.0))]
+    #[pyo3(signature = (platform, id, access_token, *, api_version=None, base_url=None, timeout=10.0, max_retries=3, connect_timeout=3.0, backoff_base=0.5, backoff_max=30.0, max_retry_after=60.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        pixel_id: &str,
+        platform: &str,
+        id: &str,
         access_token: &str,
         api_version: Option<&str>,
         base_url: Option<String>,
@@ -693,6 +805,7 @@ impl MetaSender {
         backoff_max: f64,
         max_retry_after: f64,
     ) -> PyResult<Self> {
+        let spec = platform_arg(platform)?;
         let cfg = config(
             base_url,
             timeout,
@@ -702,116 +815,74 @@ impl MetaSender {
             backoff_max,
             max_retry_after,
         )?;
-        sender::MetaSender::new(pixel_id, AccessToken::new(access_token), api_version, cfg)
-            .map(|inner| MetaSender { inner })
-            .map_err(|e| validation_error(py, &e))
+        sender::Sender::new(
+            spec.platform,
+            id,
+            AccessToken::new(access_token),
+            api_version,
+            cfg,
+        )
+        .map(|inner| Sender { inner })
+        .map_err(|e| validation_error(py, &e))
     }
 
-    /// Sends the events (split into 1,000-event requests), retrying transient failures.
-    #[pyo3(signature = (events, *, test_event_code=None, strict=false))]
+    /// Sends the events (as many requests as the platform needs), retrying transient failures,
+    /// with the GIL released for the whole network call.
+    #[pyo3(signature = (events, *, test_event_code=None, test=false, strict=false))]
     fn send(
         &self,
         py: Python<'_>,
         events: &Bound<'_, PyAny>,
         test_event_code: Option<&str>,
+        test: bool,
         strict: bool,
     ) -> PyResult<SendResult> {
+        let spec = self.inner.platform().spec();
+        let request = request_arg(spec, test_event_code, test)?;
         send_released(py, events, strict, |events, opts| {
-            self.inner.send_inputs(events, test_event_code, opts)
+            self.inner.send_inputs(events, &request, opts)
         })
     }
 
     #[getter]
-    fn pixel_id(&self) -> &str {
-        self.inner.pixel_id()
+    fn platform(&self) -> &'static str {
+        self.inner.platform().as_str()
+    }
+
+    /// The destination id (Meta pixel, TikTok pixel code, Pinterest ad account, GA4
+    /// measurement id).
+    #[getter]
+    fn id(&self) -> &str {
+        self.inner.id()
     }
 
     #[getter]
-    fn api_version(&self) -> &str {
+    fn api_version(&self) -> Option<&str> {
         self.inner.api_version()
     }
 
+    /// The endpoint URL as it may be shown: no token, and GA4's query values masked.
     #[getter]
     fn url(&self) -> &str {
         self.inner.url()
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "MetaSender(pixel_id={}, url={}, access_token='***')",
-            py_repr(self.inner.pixel_id()),
-            py_repr(self.inner.url())
-        )
-    }
-}
-
-/// Sends events to TikTok's Events API 2.0 (`Access-Token` header).
-#[pyclass(module = "convapi", frozen)]
-struct TikTokSender {
-    inner: sender::TikTokSender,
-}
-
-#[pymethods]
-impl TikTokSender {
-    #[new]
-    #[pyo3(signature = (pixel_code, access_token, *, base_url=None, timeout=10.0, max_retries=3, connect_timeout=3.0, backoff_base=0.5, backoff_max=30.0, max_retry_after=60.0))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        py: Python<'_>,
-        pixel_code: &str,
-        access_token: &str,
-        base_url: Option<String>,
-        timeout: f64,
-        max_retries: u32,
-        connect_timeout: f64,
-        backoff_base: f64,
-        backoff_max: f64,
-        max_retry_after: f64,
-    ) -> PyResult<Self> {
-        let cfg = config(
-            base_url,
-            timeout,
-            connect_timeout,
-            max_retries,
-            backoff_base,
-            backoff_max,
-            max_retry_after,
-        )?;
-        sender::TikTokSender::new(pixel_code, AccessToken::new(access_token), cfg)
-            .map(|inner| TikTokSender { inner })
-            .map_err(|e| validation_error(py, &e))
-    }
-
-    /// Sends the events (split into 1,000-event requests), retrying transient failures.
-    #[pyo3(signature = (events, *, test_event_code=None, strict=false))]
-    fn send(
-        &self,
-        py: Python<'_>,
-        events: &Bound<'_, PyAny>,
-        test_event_code: Option<&str>,
-        strict: bool,
-    ) -> PyResult<SendResult> {
-        send_released(py, events, strict, |events, opts| {
-            self.inner.send_inputs(events, test_event_code, opts)
-        })
-    }
-
-    #[getter]
-    fn pixel_code(&self) -> &str {
-        self.inner.pixel_code()
-    }
-
-    #[getter]
-    fn url(&self) -> &str {
-        self.inner.url()
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "TikTokSender(pixel_code={}, url={}, access_token='***')",
-            py_repr(self.inner.pixel_code()),
-            py_repr(self.inner.url())
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let this = slf.get();
+        let spec = this.inner.platform().spec();
+        let id = if matches!(spec.auth, crate::platform::Auth::Query(_)) {
+            "***"
+        } else {
+            this.inner.id()
+        };
+        Ok(format!(
+            "{}({}={}, url={}, {}='***')",
+            slf.get_type().name()?,
+            spec.id_name,
+            py_repr(id),
+            py_repr(this.inner.url()),
+            spec.secret_name
+        ))
     }
 }
 
@@ -820,12 +891,10 @@ fn _convapi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(normalize, m)?)?;
     m.add_function(wrap_pyfunction!(hash_value, m)?)?;
     m.add_function(wrap_pyfunction!(tiktok_event_name, m)?)?;
-    m.add_function(wrap_pyfunction!(build_meta_payload, m)?)?;
-    m.add_function(wrap_pyfunction!(build_tiktok_payload, m)?)?;
-    m.add_function(wrap_pyfunction!(encode_meta_payload, m)?)?;
-    m.add_function(wrap_pyfunction!(encode_tiktok_payload, m)?)?;
-    m.add_class::<MetaSender>()?;
-    m.add_class::<TikTokSender>()?;
+    m.add_function(wrap_pyfunction!(event_name, m)?)?;
+    m.add_function(wrap_pyfunction!(build_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_payload, m)?)?;
+    m.add_class::<Sender>()?;
     m.add_class::<SendResult>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("DEFAULT_META_API_VERSION", sender::DEFAULT_META_API_VERSION)?;
@@ -838,6 +907,29 @@ fn _convapi(m: &Bound<'_, PyModule>) -> PyResult<()> {
             .map(|f| f.meta_key()),
     );
     m.add("FIELDS", PyTuple::new(m.py(), fields)?)?;
+    // The platform table, as the Python side and the addon read it.
+    let py = m.py();
+    m.add(
+        "PLATFORMS",
+        PyTuple::new(py, ALL.iter().map(|p| p.as_str()))?,
+    )?;
+    let info = PyDict::new(py);
+    for platform in ALL {
+        let spec = platform.spec();
+        let row = PyDict::new(py);
+        row.set_item("label", spec.label)?;
+        row.set_item("id_name", spec.id_name)?;
+        row.set_item("secret_name", spec.secret_name)?;
+        row.set_item("default_base_url", spec.default_base_url)?;
+        row.set_item("max_events", spec.max_events)?;
+        row.set_item("options", PyTuple::new(py, spec.options)?)?;
+        row.set_item(
+            "secret_in_url",
+            matches!(spec.auth, crate::platform::Auth::Query(_)),
+        )?;
+        info.set_item(spec.name, row)?;
+    }
+    m.add("PLATFORM_INFO", info)?;
     Ok(())
 }
 

@@ -13,8 +13,8 @@
 use crate::error::{SendError, ValidationError};
 use crate::event::{parse_inputs, BuildOptions, Event};
 use crate::input::Input;
-use crate::meta::encode_meta_body;
-use crate::tiktok::write_tiktok_body;
+pub use crate::platform::Platform;
+use crate::platform::{Answer, Auth, PlatformSpec, Request, Target};
 use once_cell::sync::Lazy;
 use serde_json::{Map, Value};
 use std::cell::Cell;
@@ -93,29 +93,6 @@ impl From<String> for AccessToken {
 impl From<&str> for AccessToken {
     fn from(s: &str) -> Self {
         Self(s.to_string())
-    }
-}
-
-/// Which ad platform a sender talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Platform {
-    Meta,
-    TikTok,
-}
-
-impl Platform {
-    /// `"meta"` or `"tiktok"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Meta => "meta",
-            Platform::TikTok => "tiktok",
-        }
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -272,15 +249,222 @@ pub struct SendResult {
 // Senders
 // ---------------------------------------------------------------------------------------------
 
-/// Sends events to Meta's Conversions API.
-#[derive(Debug, Clone)]
-pub struct MetaSender {
-    pixel_id: String,
+/// Sends events to one destination of one platform (see [`crate::platform`]).
+#[derive(Clone)]
+pub struct Sender {
+    spec: &'static PlatformSpec,
+    target: Target,
     token: AccessToken,
-    api_version: String,
     config: SenderConfig,
+    base: String,
     url: String,
 }
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A platform whose credentials travel in the URL (GA4) shows neither of them.
+        let id: &str = if matches!(self.spec.auth, Auth::Query(_)) {
+            "***"
+        } else {
+            &self.target.id
+        };
+        f.debug_struct("Sender")
+            .field("platform", &self.spec.name)
+            .field(self.spec.id_name, &id)
+            .field("url", &self.url)
+            .field(self.spec.secret_name, &self.token)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Sender {
+    /// `id` is the platform's destination id (Meta pixel, TikTok pixel code, Pinterest ad
+    /// account, GA4 measurement id); `api_version` only applies to Meta (default
+    /// [`DEFAULT_META_API_VERSION`]); `config.base_url` defaults to the platform's.
+    pub fn new(
+        platform: Platform,
+        id: &str,
+        token: AccessToken,
+        api_version: Option<&str>,
+        config: SenderConfig,
+    ) -> Result<Self, ValidationError> {
+        let spec = platform.spec();
+        (spec.check_target)(&Target {
+            id: id.trim().to_string(),
+            api_version: None,
+        })?;
+        let api_version = match platform {
+            Platform::Meta => {
+                let v = api_version.unwrap_or(DEFAULT_META_API_VERSION).trim();
+                if !valid_api_version(v) {
+                    return Err(ValidationError::new(
+                        "api_version",
+                        format!("must look like \"v25.0\", got {v:?}"),
+                    ));
+                }
+                Some(v.to_string())
+            }
+            _ if api_version.is_some() => {
+                return Err(ValidationError::new(
+                    "api_version",
+                    format!("applies to Meta only, not to {}", spec.label),
+                ))
+            }
+            _ => None,
+        };
+        let target = Target {
+            id: id.trim().to_string(),
+            api_version,
+        };
+        validate_token(&token, spec.secret_name)?;
+        validate_config(&config)?;
+        let base = normalize_base_url(config.base_url.as_deref().unwrap_or(spec.default_base_url))?;
+        let url = display_url(spec, &base, &target, &Request::default());
+        Ok(Self {
+            spec,
+            target,
+            token,
+            config,
+            base,
+            url,
+        })
+    }
+
+    pub fn platform(&self) -> Platform {
+        self.spec.platform
+    }
+
+    /// The destination id (pixel, pixel code, ad account, measurement id).
+    pub fn id(&self) -> &str {
+        &self.target.id
+    }
+
+    pub fn api_version(&self) -> Option<&str> {
+        self.target.api_version.as_deref()
+    }
+
+    pub fn config(&self) -> &SenderConfig {
+        &self.config
+    }
+
+    /// The endpoint URL as it may be shown: never the token, and for a platform whose secret
+    /// travels in the query (GA4), its query parameters masked.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Builds `events` with `opts` and sends them, as many requests as the platform needs.
+    /// Nothing is sent when any event fails to build.
+    pub fn send_inputs(
+        &self,
+        events: &[Input<'_>],
+        request: &Request,
+        opts: &BuildOptions,
+    ) -> Result<SendResult, SendError> {
+        let bodies = build_chunks(self.spec, events, opts, |chunk, buf| {
+            self.spec.encode(chunk, &self.target, request, buf)
+        })?;
+        self.engine(request).send_bodies(bodies)
+    }
+
+    /// [`Sender::send_inputs`] for JSON events.
+    pub fn send_with(
+        &self,
+        events: &[Value],
+        request: &Request,
+        opts: &BuildOptions,
+    ) -> Result<SendResult, SendError> {
+        let inputs: Vec<Input<'_>> = events.iter().map(Input::from).collect();
+        self.send_inputs(&inputs, request, opts)
+    }
+
+    /// Sends an already built payload (`{"data": [...], ...}`, Meta, TikTok and Pinterest),
+    /// split into requests of at most the platform's batch size. A payload's `access_token` is
+    /// never sent: the sender's own token is.
+    pub fn send_payload(
+        &self,
+        payload: &Value,
+        request: &Request,
+    ) -> Result<SendResult, SendError> {
+        if self.spec.identity.is_some() {
+            return Err(ValidationError::new(
+                "payload",
+                format!(
+                    "{} payloads are sent from events (send), not prebuilt",
+                    self.spec.label
+                ),
+            )
+            .into());
+        }
+        self.engine(request)
+            .send_bodies(split_payload(payload, self.spec.max_events)?)
+    }
+
+    fn engine<'s>(&'s self, request: &'s Request) -> Engine<'s> {
+        Engine {
+            spec: self.spec,
+            pixel: &self.target.id,
+            url: request_url(self.spec, &self.base, &self.target, request, &self.token),
+            token: &self.token,
+            config: &self.config,
+            request,
+        }
+    }
+}
+
+/// The URL of a request, secret included where the platform puts it in the query. Never
+/// logged, never put in an error (transport errors are stripped of their URL).
+fn request_url(
+    spec: &PlatformSpec,
+    base: &str,
+    target: &Target,
+    request: &Request,
+    token: &AccessToken,
+) -> String {
+    let mut url = format!("{base}{}", (spec.path)(target, request));
+    if let Auth::Query(name) = spec.auth {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(name);
+        url.push('=');
+        url.push_str(&percent_encode(token.expose()));
+    }
+    url
+}
+
+/// [`request_url`] as it may be shown: query values masked for a platform with its secret in
+/// the query.
+fn display_url(spec: &PlatformSpec, base: &str, target: &Target, request: &Request) -> String {
+    let url = format!("{base}{}", (spec.path)(target, request));
+    let Auth::Query(name) = spec.auth else {
+        return url;
+    };
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let mut masked: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{}=***", p.split('=').next().unwrap_or(p)))
+        .collect();
+    masked.push(format!("{name}=***"));
+    format!("{path}?{}", masked.join("&"))
+}
+
+/// RFC 3986 percent-encoding of a query value (unreserved characters kept).
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Sends events to Meta's Conversions API (a [`Sender`] for [`Platform::Meta`]).
+#[derive(Debug, Clone)]
+pub struct MetaSender(Sender);
 
 impl MetaSender {
     /// `api_version` defaults to [`DEFAULT_META_API_VERSION`]; `config.base_url` to
@@ -291,54 +475,31 @@ impl MetaSender {
         api_version: Option<&str>,
         config: SenderConfig,
     ) -> Result<Self, ValidationError> {
-        let pixel_id = pixel_id.trim();
-        if pixel_id.is_empty() {
-            return Err(ValidationError::new("pixel_id", "must not be empty"));
-        }
-        if !pixel_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(ValidationError::new(
-                "pixel_id",
-                "must contain only letters, digits, '_' or '-'",
-            ));
-        }
-        let api_version = api_version.unwrap_or(DEFAULT_META_API_VERSION).trim();
-        if !valid_api_version(api_version) {
-            return Err(ValidationError::new(
-                "api_version",
-                format!("must look like \"v25.0\", got {api_version:?}"),
-            ));
-        }
-        validate_token(&token)?;
-        validate_config(&config)?;
-        let base = normalize_base_url(config.base_url.as_deref().unwrap_or(DEFAULT_META_BASE_URL))?;
-        let url = format!("{base}/{api_version}/{pixel_id}/events");
-        Ok(Self {
-            pixel_id: pixel_id.to_string(),
+        Sender::new(
+            Platform::Meta,
+            pixel_id,
             token,
-            api_version: api_version.to_string(),
+            Some(api_version.unwrap_or(DEFAULT_META_API_VERSION)),
             config,
-            url,
-        })
+        )
+        .map(MetaSender)
     }
 
     pub fn pixel_id(&self) -> &str {
-        &self.pixel_id
+        self.0.id()
     }
 
     pub fn api_version(&self) -> &str {
-        &self.api_version
+        self.0.api_version().unwrap_or(DEFAULT_META_API_VERSION)
     }
 
     pub fn config(&self) -> &SenderConfig {
-        &self.config
+        self.0.config()
     }
 
     /// The endpoint URL (it never contains the token).
     pub fn url(&self) -> &str {
-        &self.url
+        self.0.url()
     }
 
     /// Builds (default [`BuildOptions`]) and sends `events`.
@@ -358,8 +519,8 @@ impl MetaSender {
         test_event_code: Option<&str>,
         opts: &BuildOptions,
     ) -> Result<SendResult, SendError> {
-        let inputs: Vec<Input<'_>> = events.iter().map(Input::from).collect();
-        self.send_inputs(&inputs, test_event_code, opts)
+        self.0
+            .send_with(events, &test_request(test_event_code), opts)
     }
 
     /// [`MetaSender::send_with`] for events already in the [`Input`] shape.
@@ -369,40 +530,20 @@ impl MetaSender {
         test_event_code: Option<&str>,
         opts: &BuildOptions,
     ) -> Result<SendResult, SendError> {
-        let bodies = build_chunks(events, opts, |chunk| {
-            Ok(Body {
-                json: encode_meta_body(chunk, test_event_code)?,
-                events: chunk.len(),
-            })
-        })?;
-        self.engine().send_bodies(bodies)
+        self.0
+            .send_inputs(events, &test_request(test_event_code), opts)
     }
 
     /// Sends an already built payload (`{"data": [...], ...}`, without `access_token`), split
     /// into requests of at most 1,000 events.
     pub fn send_payload(&self, payload: &Value) -> Result<SendResult, SendError> {
-        self.engine().send_bodies(split_payload(payload)?)
-    }
-
-    fn engine(&self) -> Engine<'_> {
-        Engine {
-            platform: Platform::Meta,
-            pixel: &self.pixel_id,
-            url: &self.url,
-            token: &self.token,
-            config: &self.config,
-        }
+        self.0.send_payload(payload, &Request::default())
     }
 }
 
-/// Sends events to TikTok's Events API 2.0.
+/// Sends events to TikTok's Events API 2.0 (a [`Sender`] for [`Platform::TikTok`]).
 #[derive(Debug, Clone)]
-pub struct TikTokSender {
-    pixel_code: String,
-    token: AccessToken,
-    config: SenderConfig,
-    url: String,
-}
+pub struct TikTokSender(Sender);
 
 impl TikTokSender {
     /// `config.base_url` defaults to [`DEFAULT_TIKTOK_BASE_URL`].
@@ -411,37 +552,19 @@ impl TikTokSender {
         token: AccessToken,
         config: SenderConfig,
     ) -> Result<Self, ValidationError> {
-        let pixel_code = pixel_code.trim();
-        if pixel_code.is_empty() {
-            return Err(ValidationError::new("pixel_code", "must not be empty"));
-        }
-        validate_token(&token)?;
-        validate_config(&config)?;
-        let base = normalize_base_url(
-            config
-                .base_url
-                .as_deref()
-                .unwrap_or(DEFAULT_TIKTOK_BASE_URL),
-        )?;
-        let url = format!("{base}{TIKTOK_TRACK_PATH}");
-        Ok(Self {
-            pixel_code: pixel_code.to_string(),
-            token,
-            config,
-            url,
-        })
+        Sender::new(Platform::TikTok, pixel_code, token, None, config).map(TikTokSender)
     }
 
     pub fn pixel_code(&self) -> &str {
-        &self.pixel_code
+        self.0.id()
     }
 
     pub fn config(&self) -> &SenderConfig {
-        &self.config
+        self.0.config()
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        self.0.url()
     }
 
     /// Builds (default [`BuildOptions`]) and sends `events`.
@@ -461,8 +584,8 @@ impl TikTokSender {
         test_event_code: Option<&str>,
         opts: &BuildOptions,
     ) -> Result<SendResult, SendError> {
-        let inputs: Vec<Input<'_>> = events.iter().map(Input::from).collect();
-        self.send_inputs(&inputs, test_event_code, opts)
+        self.0
+            .send_with(events, &test_request(test_event_code), opts)
     }
 
     /// [`TikTokSender::send_with`] for events already in the [`Input`] shape.
@@ -472,31 +595,21 @@ impl TikTokSender {
         test_event_code: Option<&str>,
         opts: &BuildOptions,
     ) -> Result<SendResult, SendError> {
-        let bodies = build_chunks(events, opts, |chunk| {
-            let mut json = Vec::with_capacity(64 + chunk.len() * 1024);
-            write_tiktok_body(chunk, &self.pixel_code, test_event_code, &mut json)?;
-            Ok(Body {
-                json,
-                events: chunk.len(),
-            })
-        })?;
-        self.engine().send_bodies(bodies)
+        self.0
+            .send_inputs(events, &test_request(test_event_code), opts)
     }
 
     /// Sends an already built payload (`{"event_source": ..., "data": [...]}`), split into
     /// requests of at most 1,000 events.
     pub fn send_payload(&self, payload: &Value) -> Result<SendResult, SendError> {
-        self.engine().send_bodies(split_payload(payload)?)
+        self.0.send_payload(payload, &Request::default())
     }
+}
 
-    fn engine(&self) -> Engine<'_> {
-        Engine {
-            platform: Platform::TikTok,
-            pixel: &self.pixel_code,
-            url: &self.url,
-            token: &self.token,
-            config: &self.config,
-        }
+fn test_request(test_event_code: Option<&str>) -> Request {
+    Request {
+        test_event_code: test_event_code.map(str::to_string),
+        test: false,
     }
 }
 
@@ -518,22 +631,22 @@ fn valid_api_version(v: &str) -> bool {
     major_ok && minor_ok && parts.next().is_none()
 }
 
-fn validate_token(token: &AccessToken) -> Result<(), ValidationError> {
+fn validate_token(token: &AccessToken, name: &'static str) -> Result<(), ValidationError> {
     let t = token.expose();
     if t.trim().is_empty() {
-        return Err(ValidationError::new("access_token", "must not be empty"));
+        return Err(ValidationError::new(name, "must not be empty"));
     }
-    // The token travels in a header (TikTok) or a JSON string (Meta); whitespace or control
+    // The token travels in a header, a JSON string or a query parameter; whitespace or control
     // characters mean a copy-paste accident. The message never repeats the token.
     if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ValidationError::new(
-            "access_token",
+            name,
             "must not contain whitespace or control characters",
         ));
     }
     if !t.is_ascii() {
         return Err(ValidationError::new(
-            "access_token",
+            name,
             "must contain only ASCII characters",
         ));
     }
@@ -596,11 +709,12 @@ fn normalize_base_url(raw: &str) -> Result<String, ValidationError> {
 // Batching
 // ---------------------------------------------------------------------------------------------
 
-/// One request's JSON body (without Meta's `access_token`, added when sending) and the number of
-/// events in it.
+/// One request's JSON body (without Meta's `access_token`, added when sending), the number of
+/// events in it and their positions in the send's events.
 struct Body {
     json: Vec<u8>,
     events: usize,
+    indexes: Vec<usize>,
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ValidationError> {
@@ -608,33 +722,71 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ValidationError> {
         .map_err(|e| ValidationError::new("payload", format!("could not serialise: {e}")))
 }
 
-/// Builds every chunk of at most 1,000 events before anything is sent. A validation error's
-/// field index (`data[3]...`) is shifted to the event's position in the whole input.
+/// Builds every request body before anything is sent: the events are parsed 1,000 at a time
+/// (the neutral model's limit), grouped by user where the platform wants one user per request
+/// (GA4, first appearance order kept), and cut to the platform's batch size. A validation
+/// error's index (`events[3]...`) is mapped back to the event's position in the whole send.
 fn build_chunks<F>(
+    spec: &PlatformSpec,
     events: &[Input<'_>],
     opts: &BuildOptions,
-    mut build: F,
+    mut encode: F,
 ) -> Result<Vec<Body>, SendError>
 where
-    F: FnMut(&[Event]) -> Result<Body, ValidationError>,
+    F: FnMut(&[Event<'_>], &mut Vec<u8>) -> Result<(), ValidationError>,
 {
     if events.is_empty() {
         return Err(ValidationError::new("events", "must contain at least one event").into());
     }
-    let mut bodies = Vec::with_capacity(events.len().div_ceil(MAX_EVENTS_PER_REQUEST));
+    let per_request = spec.max_events.clamp(1, MAX_EVENTS_PER_REQUEST);
+    let mut bodies = Vec::with_capacity(events.len().div_ceil(per_request));
     for (i, chunk) in events.chunks(MAX_EVENTS_PER_REQUEST).enumerate() {
         let offset = i * MAX_EVENTS_PER_REQUEST;
-        let parsed = parse_inputs(chunk, opts).map_err(|e| shift_index(e, offset))?;
-        bodies.push(build(&parsed).map_err(|e| shift_index(e, offset))?);
+        let parsed = parse_inputs(chunk, opts).map_err(|e| remap_index(e, |k| k + offset))?;
+        let groups: Vec<Vec<usize>> = match spec.identity {
+            None => vec![(0..parsed.len()).collect()],
+            Some(identity) => {
+                let mut keys: Vec<String> = Vec::new();
+                let mut groups: Vec<Vec<usize>> = Vec::new();
+                for (j, event) in parsed.iter().enumerate() {
+                    let key = identity(event);
+                    match keys.iter().position(|k| *k == key) {
+                        Some(g) => groups[g].push(j),
+                        None => {
+                            keys.push(key);
+                            groups.push(vec![j]);
+                        }
+                    }
+                }
+                groups
+            }
+        };
+        for group in groups {
+            for idxs in group.chunks(per_request) {
+                let contiguous = idxs.windows(2).all(|w| w[1] == w[0] + 1);
+                let mut json = Vec::with_capacity(64 + idxs.len() * 1024);
+                let absolute = |k: usize| idxs.get(k).map_or(k, |j| j + offset);
+                let built = if contiguous {
+                    let first = idxs.first().copied().unwrap_or(0);
+                    encode(&parsed[first..first + idxs.len()], &mut json)
+                } else {
+                    let picked: Vec<Event<'_>> = idxs.iter().map(|&j| parsed[j].clone()).collect();
+                    encode(&picked, &mut json)
+                };
+                built.map_err(|e| remap_index(e, absolute))?;
+                bodies.push(Body {
+                    json,
+                    events: idxs.len(),
+                    indexes: idxs.iter().map(|j| j + offset).collect(),
+                });
+            }
+        }
     }
     Ok(bodies)
 }
 
-/// `data[3].user` → `data[1003].user` for `offset` 1000.
-fn shift_index(mut err: ValidationError, offset: usize) -> ValidationError {
-    if offset == 0 {
-        return err;
-    }
+/// `events[3].user` → `events[1003].user` for `map` adding 1000.
+fn remap_index(mut err: ValidationError, map: impl Fn(usize) -> usize) -> ValidationError {
     let field = &err.field;
     if let Some(open) = field.find('[') {
         if let Some(close_rel) = field[open + 1..].find(']') {
@@ -643,11 +795,7 @@ fn shift_index(mut err: ValidationError, offset: usize) -> ValidationError {
             let simple_head = head.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if simple_head {
                 if let Ok(n) = field[open + 1..close].parse::<usize>() {
-                    err.field = format!(
-                        "{head}[{}]{}",
-                        n.saturating_add(offset),
-                        &field[close + 1..]
-                    );
+                    err.field = format!("{head}[{}]{}", map(n), &field[close + 1..]);
                 }
             }
         }
@@ -655,9 +803,15 @@ fn shift_index(mut err: ValidationError, offset: usize) -> ValidationError {
     err
 }
 
-/// Splits a built payload's `data` array into bodies of at most 1,000 events, copying the other
-/// top-level keys into each.
-fn split_payload(payload: &Value) -> Result<Vec<Body>, SendError> {
+/// [`remap_index`] by a fixed offset.
+#[cfg(test)]
+fn shift_index(err: ValidationError, offset: usize) -> ValidationError {
+    remap_index(err, |n| n.saturating_add(offset))
+}
+
+/// Splits a built payload's `data` array into bodies of at most `per_request` events, copying
+/// the other top-level keys into each.
+fn split_payload(payload: &Value, per_request: usize) -> Result<Vec<Body>, SendError> {
     let obj = payload
         .as_object()
         .ok_or_else(|| ValidationError::new("payload", "must be a JSON object"))?;
@@ -668,9 +822,11 @@ fn split_payload(payload: &Value) -> Result<Vec<Body>, SendError> {
     if data.is_empty() {
         return Err(ValidationError::new("data", "must contain at least one event").into());
     }
+    let per_request = per_request.clamp(1, MAX_EVENTS_PER_REQUEST);
     let bodies = data
-        .chunks(MAX_EVENTS_PER_REQUEST)
-        .map(|chunk| {
+        .chunks(per_request)
+        .enumerate()
+        .map(|(i, chunk)| {
             let mut m = Map::with_capacity(obj.len());
             for (k, v) in obj {
                 if k == "data" {
@@ -685,6 +841,7 @@ fn split_payload(payload: &Value) -> Result<Vec<Body>, SendError> {
             Ok(Body {
                 json: to_json(&Value::Object(m))?,
                 events: chunk.len(),
+                indexes: (i * per_request..i * per_request + chunk.len()).collect(),
             })
         })
         .collect::<Result<Vec<Body>, ValidationError>>()?;
@@ -760,33 +917,55 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 // ---------------------------------------------------------------------------------------------
 
 struct Engine<'a> {
-    platform: Platform,
+    spec: &'static PlatformSpec,
     pixel: &'a str,
-    url: &'a str,
+    /// The request URL (for GA4 holding the secret): never logged.
+    url: String,
     token: &'a AccessToken,
     config: &'a SenderConfig,
+    request: &'a Request,
 }
 
-/// A request that the platform accepted.
-struct Accepted {
-    events_received: u64,
-    code: Option<i64>,
-    messages: Vec<String>,
-    trace_id: Option<String>,
-    http_status: u16,
-    body: Value,
+/// A request that the platform accepted (maybe refusing some of its events).
+#[derive(Debug)]
+pub struct Accepted {
+    pub events_received: u64,
+    pub code: Option<i64>,
+    pub messages: Vec<String>,
+    pub trace_id: Option<String>,
+    pub http_status: u16,
+    pub body: Value,
+    /// Events of the request the platform refused: `(position in the request, message)`.
+    pub failed: Vec<(usize, String)>,
+}
+
+impl Accepted {
+    /// An accepted request of `events` events with no per-event refusal.
+    pub fn new(events: u64, http_status: u16, body: Value) -> Self {
+        Accepted {
+            events_received: events,
+            code: None,
+            messages: Vec::new(),
+            trace_id: None,
+            http_status,
+            body,
+            failed: Vec::new(),
+        }
+    }
 }
 
 /// A failed attempt, classified.
-struct Failure {
-    kind: FailureKind,
-    retryable: bool,
-    retry_after: Option<Duration>,
-    status: Option<u16>,
-    trace_id: Option<String>,
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub retryable: bool,
+    pub retry_after: Option<Duration>,
+    pub status: Option<u16>,
+    pub trace_id: Option<String>,
 }
 
-enum FailureKind {
+#[derive(Debug)]
+pub enum FailureKind {
     Api {
         code: i64,
         subcode: Option<i64>,
@@ -799,7 +978,8 @@ enum FailureKind {
 }
 
 impl Failure {
-    fn transport(kind: &'static str, message: String, retryable: bool) -> Self {
+    /// No usable answer (or one without the platform's envelope).
+    pub fn transport(kind: &'static str, message: String, retryable: bool) -> Self {
         Failure {
             kind: FailureKind::Transport { kind, message },
             retryable,
@@ -808,9 +988,26 @@ impl Failure {
             trace_id: None,
         }
     }
+
+    /// The platform's own error.
+    pub fn api(code: i64, message: String, status: u16, retryable: bool) -> Self {
+        Failure {
+            kind: FailureKind::Api {
+                code,
+                subcode: None,
+                message,
+            },
+            retryable,
+            retry_after: None,
+            status: Some(status),
+            trace_id: None,
+        }
+    }
 }
 
-enum Attempt {
+/// What one HTTP attempt came to.
+#[derive(Debug)]
+pub enum Attempt {
     Accepted(Accepted),
     Failed(Failure),
 }
@@ -819,7 +1016,7 @@ impl Engine<'_> {
     fn send_bodies(&self, bodies: Vec<Body>) -> Result<SendResult, SendError> {
         let start = Instant::now();
         let mut result = SendResult {
-            platform: self.platform,
+            platform: self.spec.platform,
             events_received: 0,
             code: None,
             messages: Vec::new(),
@@ -831,11 +1028,36 @@ impl Engine<'_> {
             duration: Duration::ZERO,
             response: Value::Null,
         };
-        let mut events_sent = 0usize;
+        let mut sent: Vec<usize> = Vec::new();
         for body in bodies {
             result.requests += 1;
-            let accepted = self.send_one(body, &mut result.attempts, events_sent)?;
-            events_sent = events_sent.saturating_add(accepted.events_received as usize);
+            let indexes = body.indexes.clone();
+            let accepted = self.send_one(body, &mut result.attempts, &sent)?;
+            if !accepted.failed.is_empty() {
+                let failed: Vec<(usize, String)> = accepted
+                    .failed
+                    .iter()
+                    .map(|(k, m)| (indexes.get(*k).copied().unwrap_or(*k), self.token.redact(m)))
+                    .collect();
+                let refused: Vec<usize> = accepted.failed.iter().map(|(k, _)| *k).collect();
+                sent.extend(
+                    indexes
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| !refused.contains(k))
+                        .map(|(_, j)| *j),
+                );
+                return Err(SendError::Partial {
+                    platform: self.spec.name,
+                    failed,
+                    events_sent: sent.len(),
+                    sent,
+                    attempts: result.attempts,
+                    trace_id: accepted.trace_id.map(|t| self.token.redact(&t)),
+                    http_status: accepted.http_status,
+                });
+            }
+            sent.extend(indexes);
             result.events_received += accepted.events_received;
             if accepted.code.is_some() {
                 result.code = accepted.code;
@@ -857,19 +1079,24 @@ impl Engine<'_> {
         &self,
         body: Body,
         attempts: &mut u32,
-        events_sent: usize,
+        sent: &[usize],
     ) -> Result<Accepted, SendError> {
         let bytes = self.encode(body.json)?;
         let client =
             client(self.config.connect_timeout).map_err(|message| SendError::Transport {
-                platform: self.platform.as_str(),
+                platform: self.spec.name,
                 message: self.token.redact(&message),
                 retryable: false,
                 attempts: *attempts,
-                events_sent,
+                events_sent: sent.len(),
+                sent: sent.to_vec(),
                 retry_after: None,
             })?;
-        let max_attempts = self.config.max_retries.saturating_add(1);
+        let max_attempts = self
+            .config
+            .max_retries
+            .saturating_add(1)
+            .min(self.spec.max_attempts.max(1));
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -880,7 +1107,7 @@ impl Engine<'_> {
             let failure = match outcome {
                 Attempt::Accepted(acc) => {
                     self.log(RequestLog {
-                        platform: self.platform,
+                        platform: self.spec.platform,
                         pixel: self.pixel.to_string(),
                         events: body.events,
                         status: Some(acc.http_status),
@@ -920,7 +1147,7 @@ impl Engine<'_> {
                 FailureKind::Transport { kind, .. } => (None, None, Some(*kind)),
             };
             self.log(RequestLog {
-                platform: self.platform,
+                platform: self.spec.platform,
                 pixel: self.pixel.to_string(),
                 events: body.events,
                 status: failure.status,
@@ -941,7 +1168,7 @@ impl Engine<'_> {
                 Some(d) => std::thread::sleep(d),
                 None => {
                     let retry_after = give_up_retry_after.or(failure.retry_after);
-                    return Err(self.to_error(failure, *attempts, events_sent, retry_after));
+                    return Err(self.to_error(failure, *attempts, sent, retry_after));
                 }
             }
         }
@@ -951,10 +1178,10 @@ impl Engine<'_> {
         &self,
         failure: Failure,
         attempts: u32,
-        events_sent: usize,
+        sent: &[usize],
         retry_after: Option<Duration>,
     ) -> SendError {
-        let platform = self.platform.as_str();
+        let platform = self.spec.name;
         match failure.kind {
             FailureKind::Api {
                 code,
@@ -969,7 +1196,8 @@ impl Engine<'_> {
                 http_status: failure.status.unwrap_or(0),
                 retryable: failure.retryable,
                 attempts,
-                events_sent,
+                events_sent: sent.len(),
+                sent: sent.to_vec(),
                 retry_after,
             },
             FailureKind::Transport { message, .. } => SendError::Transport {
@@ -977,7 +1205,8 @@ impl Engine<'_> {
                 message: self.token.redact(&message),
                 retryable: failure.retryable,
                 attempts,
-                events_sent,
+                events_sent: sent.len(),
+                sent: sent.to_vec(),
                 retry_after,
             },
         }
@@ -990,18 +1219,20 @@ impl Engine<'_> {
         }
     }
 
-    /// The request body bytes: Meta gets `access_token` inside the JSON body, spliced in as the
-    /// object's first key so the rest of the body is not serialised again.
+    /// The request body bytes: a platform with its token in the body (Meta's `access_token`)
+    /// gets it spliced in as the object's first key, so the rest is not serialised again.
     fn encode(&self, json: Vec<u8>) -> Result<Vec<u8>, SendError> {
-        if self.platform != Platform::Meta {
+        let Auth::BodyKey(key) = self.spec.auth else {
             return Ok(json);
-        }
+        };
         let Some(rest) = json.strip_prefix(b"{") else {
             return Err(ValidationError::new("payload", "must be a JSON object").into());
         };
         let token = to_json(&self.token.expose())?;
-        let mut out = Vec::with_capacity(json.len() + token.len() + 20);
-        out.extend_from_slice(b"{\"access_token\":");
+        let mut out = Vec::with_capacity(json.len() + token.len() + key.len() + 8);
+        out.push(b'{');
+        out.extend_from_slice(&to_json(&key)?);
+        out.push(b':');
         out.extend_from_slice(&token);
         if rest.first() != Some(&b'}') {
             out.push(b',');
@@ -1012,14 +1243,21 @@ impl Engine<'_> {
 
     fn attempt(&self, client: &reqwest::blocking::Client, bytes: &[u8], events: usize) -> Attempt {
         let mut req = client
-            .post(self.url)
+            .post(&self.url)
             .timeout(self.config.timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "application/json")
             .header(reqwest::header::USER_AGENT, self.config.user_agent.as_str())
             .body(bytes.to_vec());
-        if self.platform == Platform::TikTok {
-            req = req.header("Access-Token", self.token.expose());
+        match self.spec.auth {
+            Auth::Header(name) => req = req.header(name, self.token.expose()),
+            Auth::Bearer => {
+                req = req.header(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {}", self.token.expose()),
+                )
+            }
+            Auth::BodyKey(_) | Auth::Query(_) => {}
         }
         let resp = match req.send() {
             Ok(r) => r,
@@ -1048,11 +1286,15 @@ impl Engine<'_> {
             f.retry_after = retry_after;
             return Attempt::Failed(f);
         }
-        let parsed: Option<Value> = serde_json::from_slice(&raw).ok();
-        let mut outcome = match self.platform {
-            Platform::Meta => classify_meta(status, parsed, &raw, header_trace),
-            Platform::TikTok => classify_tiktok(status, parsed, &raw, events),
+        let answer = Answer {
+            status,
+            body: serde_json::from_slice(&raw).ok(),
+            raw: &raw,
+            header_trace,
+            events,
+            request: self.request,
         };
+        let mut outcome = (self.spec.classify)(&answer);
         match &mut outcome {
             Attempt::Accepted(acc) => {
                 redact_value(&mut acc.body, self.token);
@@ -1117,7 +1359,7 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     }
 }
 
-fn excerpt(raw: &[u8]) -> String {
+pub(crate) fn excerpt(raw: &[u8]) -> String {
     let s = String::from_utf8_lossy(raw);
     let s = s.trim();
     if s.is_empty() {
@@ -1130,11 +1372,11 @@ fn excerpt(raw: &[u8]) -> String {
     out
 }
 
-fn status_retryable(status: u16) -> bool {
+pub(crate) fn status_retryable(status: u16) -> bool {
     status >= 500 || status == 429 || status == 408
 }
 
-fn as_i64(v: Option<&Value>) -> Option<i64> {
+pub(crate) fn as_i64(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n
             .as_i64()
@@ -1145,7 +1387,7 @@ fn as_i64(v: Option<&Value>) -> Option<i64> {
     }
 }
 
-fn as_string(v: Option<&Value>) -> Option<String> {
+pub(crate) fn as_string(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -1153,7 +1395,7 @@ fn as_string(v: Option<&Value>) -> Option<String> {
     }
 }
 
-fn messages_of(v: Option<&Value>) -> Vec<String> {
+pub(crate) fn messages_of(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::Array(items)) => items
             .iter()
@@ -1165,163 +1407,6 @@ fn messages_of(v: Option<&Value>) -> Vec<String> {
         Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
         _ => Vec::new(),
     }
-}
-
-/// Meta: whether an error code is worth retrying. `None` = unknown code (decided by status).
-fn meta_code_retryable(code: i64) -> Option<bool> {
-    match code {
-        100 | 190 | 102 | 3 | 10 | 200..=299 => Some(false),
-        1 | 2 | 4 | 17 | 32 | 341 | 368 | 613 | 80000..=80099 => Some(true),
-        _ => None,
-    }
-}
-
-fn classify_meta(
-    status: u16,
-    parsed: Option<Value>,
-    raw: &[u8],
-    header_trace: Option<String>,
-) -> Attempt {
-    let error_obj = parsed
-        .as_ref()
-        .and_then(|v| v.get("error"))
-        .filter(|e| e.is_object());
-    if (200..300).contains(&status) && error_obj.is_none() {
-        if let Some(body) = parsed.as_ref().filter(|v| v.is_object()) {
-            if let Some(n) = body.get("events_received").and_then(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-            }) {
-                let trace_id = as_string(body.get("fbtrace_id")).or(header_trace);
-                return Attempt::Accepted(Accepted {
-                    events_received: n,
-                    code: None,
-                    messages: messages_of(body.get("messages")),
-                    trace_id,
-                    http_status: status,
-                    body: parsed.unwrap_or(Value::Null),
-                });
-            }
-        }
-        // A 2xx without the success envelope: maybe a proxy answered. Meta deduplicates on
-        // event_id, so trying again is safe.
-        let mut f = Failure::transport(
-            "response",
-            format!("HTTP {status} without events_received: {}", excerpt(raw)),
-            true,
-        );
-        f.status = Some(status);
-        f.trace_id = header_trace;
-        return Attempt::Failed(f);
-    }
-    let Some(err) = error_obj else {
-        let mut f = Failure::transport(
-            "response",
-            format!("HTTP {status} without a Graph API error: {}", excerpt(raw)),
-            status_retryable(status),
-        );
-        f.status = Some(status);
-        f.trace_id = header_trace;
-        return Attempt::Failed(f);
-    };
-    let code = as_i64(err.get("code"));
-    let subcode = as_i64(err.get("error_subcode"));
-    let is_transient = err.get("is_transient").and_then(Value::as_bool) == Some(true);
-    let mut message = as_string(err.get("message")).unwrap_or_else(|| "unknown error".into());
-    if let Some(t) = as_string(err.get("type")) {
-        message = format!("{message} [{t}]");
-    }
-    let title = as_string(err.get("error_user_title"));
-    let user_msg = as_string(err.get("error_user_msg"));
-    match (title, user_msg) {
-        (Some(t), Some(m)) => message = format!("{message}: {t}: {m}"),
-        (Some(x), None) | (None, Some(x)) => message = format!("{message}: {x}"),
-        (None, None) => {}
-    }
-    let retryable = match code.and_then(meta_code_retryable) {
-        Some(r) => r,
-        None => is_transient || status_retryable(status),
-    };
-    let trace_id = as_string(err.get("fbtrace_id")).or(header_trace);
-    Attempt::Failed(Failure {
-        kind: FailureKind::Api {
-            code: code.unwrap_or(0),
-            subcode,
-            message,
-        },
-        retryable,
-        retry_after: None,
-        status: Some(status),
-        trace_id,
-    })
-}
-
-/// TikTok: whether a non-zero code is worth retrying. `None` = unknown (decided by status).
-fn tiktok_code_retryable(code: i64) -> Option<bool> {
-    match code {
-        40100 | 40700 | 50000..=59999 => Some(true),
-        40000..=49999 => Some(false),
-        _ => None,
-    }
-}
-
-fn classify_tiktok(status: u16, parsed: Option<Value>, raw: &[u8], events: usize) -> Attempt {
-    let envelope = parsed.as_ref().filter(|v| v.is_object());
-    let code = envelope.and_then(|v| as_i64(v.get("code")));
-    let Some(code) = code else {
-        let retryable = if (200..300).contains(&status) {
-            // No envelope on a 2xx: someone else answered; the event_id deduplicates a resend.
-            true
-        } else {
-            status_retryable(status)
-        };
-        let mut f = Failure::transport(
-            "response",
-            format!(
-                "HTTP {status} without a TikTok response code: {}",
-                excerpt(raw)
-            ),
-            retryable,
-        );
-        f.status = Some(status);
-        return Attempt::Failed(f);
-    };
-    let body = envelope.cloned().unwrap_or(Value::Null);
-    let trace_id = as_string(body.get("request_id"));
-    let message = as_string(body.get("message")).unwrap_or_default();
-    if (200..300).contains(&status) && (code == 0 || code == 20001) {
-        return Attempt::Accepted(Accepted {
-            events_received: events as u64,
-            code: Some(code),
-            messages: if message.is_empty() {
-                Vec::new()
-            } else {
-                vec![message]
-            },
-            trace_id,
-            http_status: status,
-            body,
-        });
-    }
-    let retryable = match tiktok_code_retryable(code) {
-        Some(r) => r,
-        None => status_retryable(status),
-    };
-    Attempt::Failed(Failure {
-        kind: FailureKind::Api {
-            code,
-            subcode: None,
-            message: if message.is_empty() {
-                "unknown error".to_string()
-            } else {
-                message
-            },
-        },
-        retryable,
-        retry_after: None,
-        status: Some(status),
-        trace_id,
-    })
 }
 
 fn redact_value(v: &mut Value, token: &AccessToken) {

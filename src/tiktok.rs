@@ -4,7 +4,52 @@ use crate::error::ValidationError;
 use crate::event::{canonical_event_name, parse_events, BuildOptions, Event, MatchKey};
 use crate::normalize::Field;
 use crate::out::{JsonWriter, Key, Out, Sink, Tree};
+use crate::platform::{Answer, Auth, Platform, PlatformSpec};
+use crate::sender::{
+    as_i64, as_string, excerpt, status_retryable, Accepted, Attempt, Failure, FailureKind,
+};
 use serde_json::Value;
+use std::borrow::Cow;
+
+/// TikTok's row in the platform table.
+pub static SPEC: PlatformSpec = PlatformSpec {
+    platform: Platform::TikTok,
+    name: "tiktok",
+    label: "TikTok Events API",
+    id_name: "pixel_code",
+    secret_name: "access_token",
+    default_base_url: crate::sender::DEFAULT_TIKTOK_BASE_URL,
+    max_events: 1000,
+    max_attempts: u32::MAX,
+    auth: Auth::Header("Access-Token"),
+    options: &["test_event_code"],
+    check_target: |t| crate::platform::check_plain_id("pixel_code", &t.id),
+    path: |_, _| crate::sender::TIKTOK_TRACK_PATH.to_string(),
+    check_event: |event, _, _| check_event(event),
+    identity: None,
+    write_body: |buf, events, target, request| {
+        let mut w = JsonWriter::new(buf);
+        tiktok_body_into(
+            &mut w,
+            events,
+            &target.id,
+            request.test_event_code.as_deref(),
+        );
+        w.finish();
+    },
+    build_body: |events, target, request| {
+        let mut tree = Tree::new();
+        tiktok_body_into(
+            &mut tree,
+            events,
+            &target.id,
+            request.test_event_code.as_deref(),
+        );
+        tree.finish()
+    },
+    classify: classify_tiktok,
+    event_name: |name| Ok(Cow::Owned(tiktok_event_name(name).to_string())),
+};
 
 /// Meta-style (and legacy TikTok) names whose current TikTok name differs. Every other standard
 /// name is the same on both platforms; custom names pass through unchanged.
@@ -90,13 +135,17 @@ pub fn write_tiktok_body(
 fn check(events: &[Event], pixel_code: &str) -> Result<(), ValidationError> {
     check_pixel_code(pixel_code)?;
     for (i, event) in events.iter().enumerate() {
-        if event.event_source_url.is_none() {
-            return Err(ValidationError::new(
-                "event_source_url",
-                "is required by TikTok for web events (page.url)",
-            )
-            .within(&format!("events[{i}]")));
-        }
+        check_event(event).map_err(|e| e.within(&format!("events[{i}]")))?;
+    }
+    Ok(())
+}
+
+fn check_event(event: &Event<'_>) -> Result<(), ValidationError> {
+    if event.event_source_url.is_none() {
+        return Err(ValidationError::new(
+            "event_source_url",
+            "is required by TikTok for web events (page.url)",
+        ));
     }
     Ok(())
 }
@@ -110,7 +159,7 @@ fn tiktok_body_into<'a, S: Sink<'a>>(
     sink.str("event_source", Some("web"));
     sink.str("event_source_id", Some(pixel_code.trim()));
     sink.str("test_event_code", test_event_code.map(str::trim));
-    sink.objs("data", events, |s, event| tiktok_event(s, event));
+    sink.objs("data", events, |s, _, event| tiktok_event(s, event));
 }
 
 /// One event of TikTok's `data[]` (already checked).
@@ -140,7 +189,7 @@ fn tiktok_event<'a, S: Sink<'a>>(s: &mut S, event: &'a Event) {
     let content_type = (!event.contents.is_empty() || !event.content_ids.is_empty())
         .then(|| event.content_type.as_deref().unwrap_or("product"));
     s.obj("properties", false, |p| {
-        p.objs("contents", &event.contents, |item, c| {
+        p.objs("contents", &event.contents, |item, _, c| {
             item.str("content_id", Some(&c.id));
             item.str("content_name", c.title.as_deref());
             item.str("content_category", c.category.as_deref());
@@ -168,6 +217,85 @@ fn tiktok_event<'a, S: Sink<'a>>(s: &mut S, event: &'a Event) {
     if event.limited_data_use {
         s.bool("limited_data_use", Some(true));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+// ---------------------------------------------------------------------------------------------
+
+/// TikTok: whether a non-zero code is worth retrying. `None` = unknown (decided by status).
+pub(crate) fn tiktok_code_retryable(code: i64) -> Option<bool> {
+    match code {
+        40100 | 40700 | 50000..=59999 => Some(true),
+        40000..=49999 => Some(false),
+        _ => None,
+    }
+}
+
+fn classify_tiktok(answer: &Answer<'_>) -> Attempt {
+    let (status, parsed, raw, events) = (
+        answer.status,
+        answer.body.clone(),
+        answer.raw,
+        answer.events,
+    );
+    let envelope = parsed.as_ref().filter(|v| v.is_object());
+    let code = envelope.and_then(|v| as_i64(v.get("code")));
+    let Some(code) = code else {
+        let retryable = if (200..300).contains(&status) {
+            // No envelope on a 2xx: someone else answered; the event_id deduplicates a resend.
+            true
+        } else {
+            status_retryable(status)
+        };
+        let mut f = Failure::transport(
+            "response",
+            format!(
+                "HTTP {status} without a TikTok response code: {}",
+                excerpt(raw)
+            ),
+            retryable,
+        );
+        f.status = Some(status);
+        return Attempt::Failed(f);
+    };
+    let body = envelope.cloned().unwrap_or(Value::Null);
+    let trace_id = as_string(body.get("request_id"));
+    let message = as_string(body.get("message")).unwrap_or_default();
+    if (200..300).contains(&status) && (code == 0 || code == 20001) {
+        return Attempt::Accepted(Accepted {
+            events_received: events as u64,
+            code: Some(code),
+            messages: if message.is_empty() {
+                Vec::new()
+            } else {
+                vec![message]
+            },
+            trace_id,
+            http_status: status,
+            body,
+            failed: Vec::new(),
+        });
+    }
+    let retryable = match tiktok_code_retryable(code) {
+        Some(r) => r,
+        None => status_retryable(status),
+    };
+    Attempt::Failed(Failure {
+        kind: FailureKind::Api {
+            code,
+            subcode: None,
+            message: if message.is_empty() {
+                "unknown error".to_string()
+            } else {
+                message
+            },
+        },
+        retryable,
+        retry_after: None,
+        status: Some(status),
+        trace_id,
+    })
 }
 
 #[cfg(test)]

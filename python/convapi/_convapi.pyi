@@ -45,35 +45,40 @@ def hash_value(value: str) -> str:
 def tiktok_event_name(name: str) -> str:
     """TikTok's current name for a Meta-style event name (``PageView`` -> ``Pageview``)."""
 
-def build_meta_payload(
-    events: Events, *, test_event_code: str | None = None, strict: bool = False
-) -> dict[str, Any]:
-    """The JSON body of Meta's ``POST /{version}/{pixel_id}/events`` (no access token)."""
+Platform = Literal["meta", "tiktok", "pinterest", "ga4"]
+PLATFORMS: Final[tuple[Platform, ...]]
+"""Every platform the engine sends to, in a stable order."""
+PLATFORM_INFO: Final[dict[Platform, dict[str, Any]]]
+"""Per platform: ``label``, ``id_name``, ``secret_name``, ``default_base_url``, ``max_events``
+(per request), ``options`` (the request options it takes) and ``secret_in_url``."""
 
-def build_tiktok_payload(
+def event_name(platform: Platform, name: str) -> str:
+    """The platform's name for a neutral event name."""
+
+def build_payload(
+    platform: Platform,
     events: Events,
     *,
-    pixel_code: str,
+    pixel_code: str | None = None,
     test_event_code: str | None = None,
+    test: bool = False,
     strict: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body of TikTok's ``POST /open_api/v1.3/event/track/``."""
+    """The JSON body of one request to ``platform`` (no secret in it). ``pixel_code`` is
+    TikTok's (and required there); ``test_event_code`` applies to Meta and TikTok, ``test`` to
+    Pinterest and GA4; an option the platform does not take raises ``TypeError``."""
 
-def encode_meta_payload(
-    events: Events, *, test_event_code: str | None = None, strict: bool = False
-) -> bytes:
-    """The exact request body ``MetaSender`` posts, as compact JSON bytes, less the
-    ``access_token`` it adds; equal as JSON to ``build_meta_payload``."""
-
-def encode_tiktok_payload(
+def encode_payload(
+    platform: Platform,
     events: Events,
     *,
-    pixel_code: str,
+    pixel_code: str | None = None,
     test_event_code: str | None = None,
+    test: bool = False,
     strict: bool = False,
 ) -> bytes:
-    """The exact request body ``TikTokSender`` posts, as compact JSON bytes; equal as JSON to
-    ``build_tiktok_payload``."""
+    """The exact request body the platform's sender posts (less Meta's ``access_token``),
+    compact JSON bytes, equal as JSON to ``build_payload``."""
 
 class SendResult:
     """The outcome of a successful send."""
@@ -103,12 +108,14 @@ class SendResult:
     @property
     def response(self) -> dict[str, Any]: ...
 
-class MetaSender:
-    """Sends to Meta's Conversions API. The token goes in the body, never the URL."""
+class Sender:
+    """Sends to one destination of one platform; each platform's class (``MetaSender``, ...)
+    gives it that platform's constructor and ``send`` signature."""
 
-    def __init__(
-        self,
-        pixel_id: str,
+    def __new__(
+        cls,
+        platform: Platform,
+        id: str,
         access_token: str,
         *,
         api_version: str | None = None,
@@ -119,37 +126,22 @@ class MetaSender:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_retry_after: float = 60.0,
-    ) -> None: ...
+    ) -> Sender: ...
     def send(
-        self, events: Events, *, test_event_code: str | None = None, strict: bool = False
-    ) -> SendResult: ...
-    @property
-    def pixel_id(self) -> str: ...
-    @property
-    def api_version(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-
-class TikTokSender:
-    """Sends to TikTok's Events API 2.0 (``Access-Token`` header)."""
-
-    def __init__(
         self,
-        pixel_code: str,
-        access_token: str,
+        events: Events,
         *,
-        base_url: str | None = None,
-        timeout: float = 10.0,
-        max_retries: int = 3,
-        connect_timeout: float = 3.0,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        max_retry_after: float = 60.0,
-    ) -> None: ...
-    def send(
-        self, events: Events, *, test_event_code: str | None = None, strict: bool = False
+        test_event_code: str | None = None,
+        test: bool = False,
+        strict: bool = False,
     ) -> SendResult: ...
     @property
-    def pixel_code(self) -> str: ...
+    def platform(self) -> Platform: ...
     @property
-    def url(self) -> str: ...
+    def id(self) -> str:
+        """The destination id (pixel, pixel code, ad account, measurement id)."""
+    @property
+    def api_version(self) -> str | None: ...
+    @property
+    def url(self) -> str:
+        """The endpoint URL as it may be shown: never a secret (GA4's query values masked)."""

@@ -27,6 +27,7 @@ class SendError(ConvapiError):
         message: str | None = None,
         attempts: int = 0,
         events_sent: int = 0,
+        sent: list[int] | None = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(text)
@@ -35,7 +36,11 @@ class SendError(ConvapiError):
         self.platform = platform
         self.retryable = retryable
         self.attempts = attempts
+        #: How many events earlier requests of the same send delivered, and which ones
+        #: (positions in the events given to ``send``): for GA4, which groups events per user,
+        #: they need not be the first ones.
         self.events_sent = events_sent
+        self.sent = list(range(events_sent)) if sent is None else list(sent)
         self.retry_after = retry_after
 
     def __reduce__(self) -> tuple:
@@ -67,6 +72,7 @@ class ApiError(SendError):
         retryable: bool = False,
         attempts: int = 0,
         events_sent: int = 0,
+        sent: list[int] | None = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(
@@ -76,6 +82,7 @@ class ApiError(SendError):
             message=message,
             attempts=attempts,
             events_sent=events_sent,
+            sent=sent,
             retry_after=retry_after,
         )
         self.code = code
@@ -86,3 +93,39 @@ class ApiError(SendError):
 
 class TransportError(SendError):
     """No usable answer: connection refused or dropped, timeout, or a body that is not the API's."""
+
+
+class PartialSendError(ApiError):
+    """The platform took a request but refused some of its events (Pinterest's per-event status).
+
+    ``failed`` lists ``(position, message)`` of the refused events, ``sent`` the positions of the
+    accepted ones (positions in the events given to ``send``); the send stopped there, so any
+    other event was not sent. Refused events never succeed as they are: not retryable.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        platform: str,
+        failed: list[tuple[int, str]],
+        sent: list[int],
+        events_sent: int = 0,
+        attempts: int = 0,
+        trace_id: str | None = None,
+        http_status: int = 0,
+    ) -> None:
+        first = failed[0][1] if failed else ""
+        super().__init__(
+            text,
+            platform=platform,
+            code=0,
+            message=first,
+            trace_id=trace_id,
+            http_status=http_status,
+            retryable=False,
+            attempts=attempts,
+            events_sent=events_sent,
+            sent=sent,
+        )
+        self.failed = [(int(i), str(m)) for i, m in failed]

@@ -1,6 +1,8 @@
 //! Sender tests against a scripted HTTP/1.1 server on 127.0.0.1.
 
 use super::*;
+use crate::meta::meta_code_retryable;
+use crate::tiktok::tiktok_code_retryable;
 use serde_json::json;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -411,7 +413,7 @@ fn meta_classification_table() {
 
 #[test]
 fn split_keeps_top_level_keys_and_index_shift() {
-    let bodies = split_payload(&meta_payload(2500)).unwrap();
+    let bodies = split_payload(&meta_payload(2500), 1000).unwrap();
     assert_eq!(
         bodies.iter().map(|b| b.events).collect::<Vec<_>>(),
         vec![1000, 1000, 500]
@@ -426,11 +428,11 @@ fn split_keeps_top_level_keys_and_index_shift() {
     let e = shift_index(ValidationError::new("events", "bad"), 1000);
     assert_eq!(e.field, "events");
     assert!(matches!(
-        split_payload(&json!({"data": []})),
+        split_payload(&json!({"data": []}), 1000),
         Err(SendError::Validation(_))
     ));
     assert!(matches!(
-        split_payload(&json!([1, 2])),
+        split_payload(&json!([1, 2]), 1000),
         Err(SendError::Validation(_))
     ));
 }
@@ -494,7 +496,8 @@ fn meta_token_is_spliced_once_into_the_body_even_over_a_payload_copy() {
         SenderConfig::default(),
     )
     .unwrap()
-    .engine()
+    .0
+    .engine(&Request::default())
     .encode(b"{}".to_vec())
     .unwrap();
     assert_eq!(encoded, br#"{"access_token":"tok\"en"}"#);
@@ -1248,4 +1251,283 @@ fn send_with_pinned_clock() {
     let body = server.requests()[0].json();
     assert_eq!(body["data"][0]["event_time"], 1_700_000_000);
     assert_eq!(body["test_event_code"], "T1");
+}
+
+// ------------------------------------------------------------------------------------------
+// Pinterest and GA4 through the shared engine
+// ------------------------------------------------------------------------------------------
+
+fn pinterest(server: &Server) -> Sender {
+    Sender::new(
+        Platform::Pinterest,
+        "549755885175",
+        TOKEN.into(),
+        None,
+        config(&server.base_url),
+    )
+    .unwrap()
+}
+
+fn ga4(server: &Server) -> Sender {
+    Sender::new(
+        Platform::Ga4,
+        "G-TEST123",
+        TOKEN.into(),
+        None,
+        config(&server.base_url),
+    )
+    .unwrap()
+}
+
+fn inputs(events: &[Value]) -> Vec<Input<'_>> {
+    events.iter().map(Input::from).collect()
+}
+
+#[test]
+fn pinterest_bearer_test_flag_and_partial_failure() {
+    let statuses = json!({"num_events_received": 3, "num_events_processed": 2, "events": [
+        {"status": "processed"}, {"status": "failed", "error_message": "event_time too old"},
+        {"status": "processed"}]});
+    let server = Server::start(vec![json_reply(200, statuses)]);
+    let events = neutral_events(3);
+    let err = pinterest(&server)
+        .send_inputs(
+            &inputs(&events),
+            &Request {
+                test_event_code: None,
+                test: true,
+            },
+            &BuildOptions::default(),
+        )
+        .err()
+        .unwrap();
+    let req = &server.requests()[0];
+    assert_eq!(req.path, "/v5/ad_accounts/549755885175/events?test=true");
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert!(!String::from_utf8_lossy(&req.body).contains(TOKEN));
+    assert_eq!(req.json()["data"][0]["event_name"], "checkout");
+    match err {
+        SendError::Partial {
+            failed,
+            sent,
+            events_sent,
+            ..
+        } => {
+            assert_eq!(failed, vec![(1, "event_time too old".to_string())]);
+            assert_eq!(sent, vec![0, 2]);
+            assert_eq!(events_sent, 2);
+        }
+        other => panic!("expected a partial failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn pinterest_rate_limit_is_retried_and_auth_is_not() {
+    let ok = json!({"num_events_received": 1, "num_events_processed": 1, "events": [{"status": "processed"}]});
+    let server = Server::start(vec![
+        Reply::Fixed(
+            429,
+            vec![("Retry-After".into(), "0".into())],
+            json!({"code": 8, "message": "rate"}).to_string(),
+        ),
+        json_reply(200, ok),
+        json_reply(401, json!({"code": 2, "message": "Authentication failed."})),
+    ]);
+    let sender = pinterest(&server);
+    let events = neutral_events(1);
+    let r = sender
+        .send_inputs(
+            &inputs(&events),
+            &Request::default(),
+            &BuildOptions::default(),
+        )
+        .unwrap();
+    assert_eq!((r.attempts, r.events_received), (2, 1));
+    let err = sender
+        .send_inputs(
+            &inputs(&events),
+            &Request::default(),
+            &BuildOptions::default(),
+        )
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            SendError::Api {
+                code: 2,
+                retryable: false,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn ga4_secret_only_in_the_query_and_never_shown() {
+    let no_content = || Reply::Fixed(204, vec![], String::new());
+    let server = Server::start(vec![
+        no_content(),
+        no_content(),
+        Reply::Drop,
+        Reply::Drop,
+        Reply::Drop,
+    ]);
+    let sender = ga4(&server);
+    assert_eq!(
+        sender.url(),
+        format!(
+            "{}/mp/collect?measurement_id=***&api_secret=***",
+            server.base_url
+        )
+    );
+    assert!(!format!("{sender:?}").contains(TOKEN) && !format!("{sender:?}").contains("G-TEST123"));
+    let mut events = neutral_events(2);
+    for (i, e) in events.iter_mut().enumerate() {
+        e["user"]["client_id"] = json!(format!("GA1.1.{}.1700000000", 100 + i));
+        e["custom"]["order_id"] = json!(format!("S{i}"));
+    }
+    let r = sender
+        .send_inputs(
+            &inputs(&events[..1]),
+            &Request::default(),
+            &BuildOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(r.requests, 1);
+    let req = &server.requests()[0];
+    assert_eq!(
+        req.path,
+        format!("/mp/collect?measurement_id=G-TEST123&api_secret={TOKEN}")
+    );
+    assert_eq!(req.json()["client_id"], "100.1700000000");
+    assert!(!String::from_utf8_lossy(&req.body).contains(TOKEN));
+    // The second user's request: the connection drops every time (3 attempts at most).
+    let err = sender
+        .send_inputs(
+            &inputs(&events),
+            &Request::default(),
+            &BuildOptions::default(),
+        )
+        .err()
+        .unwrap();
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains(TOKEN) && !text.contains("api_secret="),
+        "{text}"
+    );
+    assert_eq!(
+        err.attempts(),
+        1 + 3,
+        "one accepted request, then GA4's 3 attempts"
+    );
+    assert_eq!(err.sent(), &[0]);
+}
+
+#[test]
+fn ga4_groups_users_and_cuts_at_25() {
+    let replies = (0..4)
+        .map(|_| Reply::Fixed(204, vec![], String::new()))
+        .collect();
+    let server = Server::start(replies);
+    let mut events = neutral_events(60);
+    for (i, e) in events.iter_mut().enumerate() {
+        // Two users, interleaved (one request carries one user: same ids, same user data).
+        e["user"]["client_id"] = json!(format!("{}.1700000000", i % 2));
+        e["user"]["email"] = json!(format!("user{}@example.com", i % 2));
+        e["custom"]["order_id"] = json!(format!("S{i}"));
+    }
+    let r = ga4(&server)
+        .send_inputs(
+            &inputs(&events),
+            &Request::default(),
+            &BuildOptions::default(),
+        )
+        .unwrap();
+    let sizes: Vec<usize> = server
+        .requests()
+        .iter()
+        .map(|q| q.json()["events"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes, vec![25, 5, 25, 5]);
+    assert_eq!(r.events_received, 60);
+    let clients: Vec<Value> = server
+        .requests()
+        .iter()
+        .map(|q| q.json()["client_id"].clone())
+        .collect();
+    assert_eq!(
+        clients,
+        vec![
+            json!("0.1700000000"),
+            json!("0.1700000000"),
+            json!("1.1700000000"),
+            json!("1.1700000000")
+        ]
+    );
+    let bad = ga4(&server).send_inputs(
+        &inputs(&neutral_events(1)),
+        &Request::default(),
+        &BuildOptions::default(),
+    );
+    assert!(matches!(bad, Err(SendError::Validation(v)) if v.field == "events[0].user.client_id"));
+}
+
+#[test]
+fn ga4_validation_server_messages_fail_a_test_send() {
+    let msgs = json!({"validationMessages": [{"fieldPath": "events.params.items", "description": "Item requires item_id", "validationCode": "VALUE_REQUIRED"}]});
+    let server = Server::start(vec![json_reply(200, msgs)]);
+    let mut events = neutral_events(1);
+    events[0]["user"]["client_id"] = json!("1.2");
+    events[0]["custom"]["order_id"] = json!("S1");
+    let err = ga4(&server)
+        .send_inputs(
+            &inputs(&events),
+            &Request {
+                test_event_code: None,
+                test: true,
+            },
+            &BuildOptions::default(),
+        )
+        .err()
+        .unwrap();
+    assert!(server.requests()[0].path.starts_with("/debug/mp/collect?"));
+    assert_eq!(
+        server.requests()[0].json()["validation_behavior"],
+        "ENFORCE_RECOMMENDATIONS"
+    );
+    match err {
+        SendError::Api {
+            message,
+            retryable: false,
+            ..
+        } => assert!(message.contains("VALUE_REQUIRED"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn platform_ids_are_checked() {
+    let cfg = SenderConfig::default();
+    for (platform, id) in [
+        (Platform::Pinterest, "act_1"),
+        (Platform::Pinterest, "1234567890123456789"),
+        (Platform::Ga4, "UA-1"),
+        (Platform::Ga4, "G-"),
+    ] {
+        assert!(
+            Sender::new(platform, id, TOKEN.into(), None, cfg.clone()).is_err(),
+            "{platform} {id}"
+        );
+    }
+    let e = Sender::new(Platform::Ga4, "G-1", "".into(), None, cfg.clone())
+        .err()
+        .unwrap();
+    assert_eq!(e.field, "api_secret");
+    assert!(Sender::new(Platform::TikTok, "C1", TOKEN.into(), Some("v1.0"), cfg).is_err());
 }
