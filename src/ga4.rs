@@ -365,11 +365,13 @@ fn user_data_into<'a, S: Sink<'a>>(u: &mut S, event: &'a Event<'a>) {
             .take(3)
             .map(MatchKey::hashed),
     );
-    let name = |field: Field| -> Option<Hashed<'a>> {
-        match event.key(field)?.first()? {
-            MatchKey::Plain(v) => normalize_name(v).map(|n| Hashed::Done(sha256_hex(&n))),
-            MatchKey::Hashed(h) => Some(Hashed::Given(h)),
-        }
+    // One name per address, as a string (not a list like the emails and phones).
+    let name = |field: Field| -> Option<String> {
+        let digest = match event.key(field)?.first()? {
+            MatchKey::Plain(v) => sha256_hex(&normalize_name(v)?),
+            MatchKey::Hashed(h) => Hashed::Given(h).digest(),
+        };
+        Some(String::from_utf8_lossy(&digest).into_owned())
     };
     let (first_name, last_name) = (name(Field::FirstName), name(Field::LastName));
     let city = event.city_text.as_deref().and_then(normalize_place);
@@ -387,8 +389,8 @@ fn user_data_into<'a, S: Sink<'a>>(u: &mut S, event: &'a Event<'a>) {
         || country.is_some();
     if any {
         u.objs("address", &ADDRESS_SLOT, |a, _, _| {
-            a.digests("sha256_first_name", first_name);
-            a.digests("sha256_last_name", last_name);
+            a.string("sha256_first_name", first_name.clone());
+            a.string("sha256_last_name", last_name.clone());
             a.string("city", city.clone());
             a.string("region", region.clone());
             a.string("postal_code", postal.clone());
@@ -597,12 +599,12 @@ mod tests {
         );
         let a = &u["address"][0];
         assert_eq!(
-            a["sha256_first_name"][0],
+            a["sha256_first_name"],
             "96d9632f363564cc3032521409cf22a852f2032eec099ed5967c0d000cec607a",
             "digits removed: john"
         );
         assert_eq!(
-            a["sha256_last_name"][0],
+            a["sha256_last_name"],
             "799ef92a11af918e3fb741df42934f3b568ed2d93ac1df74f1b8d41a27932a6f"
         );
         assert_eq!(a["city"], "san francisco");

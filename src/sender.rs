@@ -404,7 +404,13 @@ impl Sender {
     fn engine<'s>(&'s self, request: &'s Request) -> Engine<'s> {
         Engine {
             spec: self.spec,
-            pixel: &self.target.id,
+            // A platform whose credentials travel in the URL (GA4) has its id masked in the
+            // request log too.
+            pixel: if matches!(self.spec.auth, Auth::Query(_)) {
+                "***"
+            } else {
+                &self.target.id
+            },
             url: request_url(self.spec, &self.base, &self.target, request, &self.token),
             token: &self.token,
             config: &self.config,
