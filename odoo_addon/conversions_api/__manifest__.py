@@ -1,7 +1,8 @@
 {
-    'name': 'Conversion APIs (Meta & TikTok server-side tracking)',
-    'summary': 'Send website and server events to the Meta Conversions API '
-               'and the TikTok Events API through a durable outbox',
+    'name': 'Conversion APIs (Meta, TikTok, Pinterest & GA4 server-side tracking)',
+    'summary': 'Send website and server events to the Meta Conversions API, the TikTok '
+               'Events API, the Pinterest Conversions API and the GA4 Measurement Protocol '
+               'through a durable outbox',
     'version': '1.0.0',
     'category': 'Website/Website',
     'author': 'convapi contributors',

@@ -1,4 +1,5 @@
-"""Pure helpers of the storefront tracking: bots, click ids, event payloads, the pixel script."""
+"""Pure helpers of the storefront tracking: bots, click ids, event payloads, the pixel script
+(one renderer per browser tag, ``TAGS``: Meta's fbq, TikTok's ttq, the Pinterest tag)."""
 
 import json
 import math
@@ -10,6 +11,8 @@ import uuid
 from collections import OrderedDict
 
 from markupsafe import Markup
+
+from . import const
 
 # Crawlers, link previews, monitors and headless browsers: none of them is a shopper.
 # Matched on the lowercased user agent: a case-insensitive pattern costs 13 times more (40 us
@@ -27,6 +30,7 @@ TTP_COOKIE = '_ttp'
 FBC_MAX_AGE = 90 * 24 * 3600
 FBP_MAX_AGE = 90 * 24 * 3600
 TTCLID_MAX_AGE = 30 * 24 * 3600
+# (The cookies of the other platforms: const.PLATFORMS[...]['cookies'].)
 
 # Events a browser may see fired by this addon; anything else is refused.
 KNOWN_EVENTS = (
@@ -242,37 +246,69 @@ def order_custom_data(order, **extra):
 
 
 def browser_data(platform, custom):
-    """The pixel's event parameters from the neutral custom data."""
-    custom = custom or {}
+    """The browser tag's event parameters from the neutral custom data."""
+    return TAGS[const.PLATFORMS[platform]['tag']['script']].data(custom or {})
+
+
+def _value_and_currency(custom):
     data = {}
     if 'value' in custom:
         data['value'] = custom['value']
     if custom.get('currency'):
         data['currency'] = custom['currency']
+    return data
+
+
+def _meta_data(custom):
+    data = _value_and_currency(custom)
     contents = custom.get('contents') or []
-    if platform == 'meta':
-        if custom.get('content_ids'):
-            data['content_ids'] = custom['content_ids']
-        if contents:
-            data['contents'] = [
-                {'id': c['id'], 'quantity': c.get('quantity'), 'item_price': c.get('item_price')}
-                for c in contents
-            ]
-        for key in ('content_type', 'content_name', 'content_category', 'num_items',
-                    'search_string', 'order_id', 'status'):
-            if custom.get(key) not in (None, ''):
-                data[key] = custom[key]
-    else:
-        if contents:
-            data['contents'] = [{key: value for key, value in {
-                'content_id': c['id'], 'quantity': c.get('quantity'), 'price': c.get('item_price'),
-                'content_name': c.get('title'), 'content_category': c.get('category'),
-            }.items() if value is not None} for c in contents]
-        for key in ('content_type', 'num_items', 'order_id', 'search_string'):
-            if custom.get(key) not in (None, ''):
-                data[key] = custom[key]
-        if custom.get('search_string'):
-            data['query'] = custom['search_string']
+    if custom.get('content_ids'):
+        data['content_ids'] = custom['content_ids']
+    if contents:
+        data['contents'] = [
+            {'id': c['id'], 'quantity': c.get('quantity'), 'item_price': c.get('item_price')}
+            for c in contents
+        ]
+    for key in ('content_type', 'content_name', 'content_category', 'num_items',
+                'search_string', 'order_id', 'status'):
+        if custom.get(key) not in (None, ''):
+            data[key] = custom[key]
+    return data
+
+
+def _tiktok_data(custom):
+    data = _value_and_currency(custom)
+    contents = custom.get('contents') or []
+    if contents:
+        data['contents'] = [{key: value for key, value in {
+            'content_id': c['id'], 'quantity': c.get('quantity'), 'price': c.get('item_price'),
+            'content_name': c.get('title'), 'content_category': c.get('category'),
+        }.items() if value is not None} for c in contents]
+    for key in ('content_type', 'num_items', 'order_id', 'search_string'):
+        if custom.get(key) not in (None, ''):
+            data[key] = custom[key]
+    if custom.get('search_string'):
+        data['query'] = custom['search_string']
+    return data
+
+
+def _pinterest_data(custom):
+    """The Pinterest tag's event data: value, currency, order_id, order_quantity,
+    search_query and line_items (the tag's own names)."""
+    data = _value_and_currency(custom)
+    contents = custom.get('contents') or []
+    if contents:
+        data['line_items'] = [{key: value for key, value in {
+            'product_id': c['id'], 'product_name': c.get('title'),
+            'product_price': c.get('item_price'), 'product_quantity': c.get('quantity'),
+            'product_category': c.get('category'),
+        }.items() if value is not None} for c in contents]
+    if custom.get('order_id'):
+        data['order_id'] = custom['order_id']
+    if custom.get('num_items') not in (None, ''):
+        data['order_quantity'] = custom['num_items']
+    if custom.get('search_string'):
+        data['search_query'] = custom['search_string']
     return data
 
 
@@ -316,51 +352,171 @@ TIKTOK_LOADER = (
 TIKTOK_LDU_OPTION = 'limited_data_use'
 
 
-def pixel_calls(event, tiktok_limited_data_use=()):
-    """The fbq/ttq calls that fire one browser event (a dict from ``pixel_event``).
+PINTEREST_LOADER = (
+    "!function(e){if(!window.pintrk){window.pintrk=function(){window.pintrk.queue.push("
+    "Array.prototype.slice.call(arguments))};var n=window.pintrk;n.queue=[],n.version=\"3.0\";"
+    "var t=document.createElement(\"script\");t.async=!0,t.src=e;var r="
+    "document.getElementsByTagName(\"script\")[0];r.parentNode.insertBefore(t,r)}}"
+    "(\"https://s.pinimg.com/ct/core.js\");"
+)
+
+
+# A call of a browser tag, as data: {'f': global function, 'a': arguments}, or, for a method of
+# one pixel's instance, {'f': global object, 'i': pixel id, 'm': method, 'a': arguments}. The
+# inline script writes it as JavaScript (call_js); the pending endpoint hands it to
+# pixel_events.js, which runs it as is: a new tag needs no new JavaScript.
+def call_js(call):
+    args = ','.join(_js(arg) for arg in call['a'])
+    if 'i' in call:
+        return f"{call['f']}.instance({_js(call['i'])}).{call['m']}({args});"
+    return f"{call['f']}({args});"
+
+
+class MetaTag:
+    """fbq: one trackSingle per pixel; Limited Data Use is global to the page."""
+    loader = META_LOADER
+    data = staticmethod(_meta_data)
+    per_pixel_ldu = False
+
+    @staticmethod
+    def init(pixels, limited):
+        lines = ['fbq("dataProcessingOptions",["LDU"],0,0);'] if limited else []
+        return lines + ['fbq("init",%s);' % _js(pixel) for pixel in pixels]
+
+    @staticmethod
+    def calls(event, platform, limited):
+        return [{'f': 'fbq', 'a': ['trackSingle', pixel, event['name'],
+                                   event.get(f'{platform}_data') or {},
+                                   {'eventID': event['event_id']}]}
+                for pixel in event.get(platform) or []]
+
+
+class TikTokTag:
+    """ttq: one track per pixel instance; Limited Data Use per pixel."""
+    loader = TIKTOK_LOADER
+    data = staticmethod(_tiktok_data)
+    per_pixel_ldu = True
+
+    @staticmethod
+    def init(pixels, limited):
+        return [f'ttq.load({_js(pixel)},{_js({TIKTOK_LDU_OPTION: True})});' if pixel in limited
+                else 'ttq.load(%s);' % _js(pixel) for pixel in pixels]
+
+    @staticmethod
+    def calls(event, platform, limited):
+        result = []
+        for pixel in event.get(platform) or []:
+            options = {'event_id': event['event_id']}
+            if pixel in limited:
+                options[TIKTOK_LDU_OPTION] = True
+            result.append({'f': 'ttq', 'i': pixel, 'm': 'track', 'a': [
+                event.get(f'{platform}_name') or event['name'],
+                event.get(f'{platform}_data') or {}, options]})
+        return result
+
+
+class PinterestTag:
+    """pintrk: every loaded tag gets each track call (one call per event, not per tag); the
+    event_id in the event data, which Pinterest deduplicates against the API's; Limited Data
+    Processing set for the page, before any event (Pinterest's documented way)."""
+    loader = PINTEREST_LOADER
+    data = staticmethod(_pinterest_data)
+    per_pixel_ldu = False
+    default_name = 'Custom'
+
+    @staticmethod
+    def init(tags, limited):
+        lines = ['pintrk("load",%s);' % _js(tag) for tag in tags]
+        if limited:
+            lines.append('pintrk("set",%s);' % _js({'opt_out_type': 'LDP'}))
+        return lines + ['pintrk("page");']
+
+    @staticmethod
+    def calls(event, platform, limited):
+        if not event.get(platform):
+            return []
+        data = dict(event.get(f'{platform}_data') or {}, event_id=event['event_id'])
+        return [{'f': 'pintrk', 'a': ['track', event.get(f'{platform}_name') or 'Custom', data]}]
+
+
+# Browser tag renderers, by const.PLATFORMS[...]['tag']['script'].
+TAGS = {'fbq': MetaTag, 'ttq': TikTokTag, 'pintrk': PinterestTag}
+
+
+def tag_of(platform):
+    return TAGS[const.PLATFORMS[platform]['tag']['script']]
+
+
+def tag_event_name(platform, event_name):
+    """The browser tag's name of a neutral event (None: the tag uses the neutral name)."""
+    names = const.PLATFORMS[platform]['tag']['event_names']
+    if names is None:
+        return None
+    if isinstance(names, str):  # a convapi function, the name table of the server copy too
+        import convapi
+        return getattr(convapi, names)(event_name)
+    return names.get(event_name) or tag_of(platform).default_name
+
+
+def event_calls(event, limited=None):
+    """The tag calls that fire one browser event (a dict from ``_convapi_pixel_event``), as
+    data (see call_js). ``limited``: per platform, the tag ids whose service has Limited Data
+    Use on."""
+    limited = limited or {}
+    calls = []
+    for platform in const.TAG_PLATFORMS:
+        calls.extend(tag_of(platform).calls(event, platform, set(limited.get(platform) or ())))
+    return calls
+
+
+def pixel_calls(event, tiktok_limited_data_use=(), limited=None):
+    """The fbq/ttq/pintrk calls that fire one browser event, as JavaScript.
 
     ``tiktok_limited_data_use``: the TikTok pixel codes whose service has Limited Data Use on.
     """
-    calls = []
-    for pixel in event.get('meta', []):
-        calls.append('fbq("trackSingle",%s,%s,%s,%s);' % (
-            _js(pixel), _js(event['name']), _js(event.get('meta_data') or {}),
-            _js({'eventID': event['event_id']})))
-    for pixel in event.get('tiktok', []):
-        options = {'event_id': event['event_id']}
-        if pixel in tiktok_limited_data_use:
-            options[TIKTOK_LDU_OPTION] = True
-        calls.append(f"ttq.instance({_js(pixel)}).track({_js(event['tiktok_name'])},"
-                     f"{_js(event.get('tiktok_data') or {})},{_js(options)});")
-    return calls
+    limited = dict(limited or {})
+    if tiktok_limited_data_use:
+        limited['tiktok'] = set(limited.get('tiktok') or ()) | set(tiktok_limited_data_use)
+    return [call_js(call) for call in event_calls(event, limited)]
+
+
+def tags_script(tags, events, limited=None):
+    """The inline <script> that loads the browser tags and fires this page's events.
+
+    ``tags``: per platform (const.TAG_PLATFORMS), the tag ids to load; ``limited``: per
+    platform, those whose service has Limited Data Use on.
+    """
+    limited = {platform: sorted(set(limited.get(platform) or ()) & set(ids))
+               for platform, ids in tags.items()} if limited else {}
+    lines = []
+    config = {}
+    for platform in const.TAG_PLATFORMS:
+        if platform not in tags:
+            continue
+        ids = list(tags[platform])
+        config[platform] = ids
+        if not ids:
+            continue
+        tag = tag_of(platform)
+        lines.append(tag.loader)
+        lines.extend(tag.init(ids, limited.get(platform) or []))
+        if tag.per_pixel_ldu and limited.get(platform):
+            # pixel_events.js flags the AJAX events' copies too
+            config[f'{platform}_ldu'] = limited[platform]
+    lines.append('window.convapiPixel=%s;' % _js(config))
+    for event in events:
+        lines.extend(call_js(call) for call in event_calls(event, limited))
+    return Markup('<script id="convapi_pixel">%s</script>') % Markup('\n'.join(lines))
 
 
 def pixel_script(meta_pixels, tiktok_pixels, events, limited_data_use=False,
                  tiktok_limited_data_use=()):
-    """The inline <script> that loads the pixels and fires this page's events.
+    """``tags_script`` for Meta pixels and TikTok pixels.
 
     ``limited_data_use``: a Meta service has LDU on (Meta's option is global to the page).
     ``tiktok_limited_data_use``: the TikTok pixel codes whose service has LDU on.
     """
-    tiktok_ldu = sorted(set(tiktok_limited_data_use) & set(tiktok_pixels))
-    lines = []
-    if meta_pixels:
-        lines.append(META_LOADER)
-        if limited_data_use:
-            lines.append('fbq("dataProcessingOptions",["LDU"],0,0);')
-        for pixel in meta_pixels:
-            lines.append('fbq("init",%s);' % _js(pixel))
-    if tiktok_pixels:
-        lines.append(TIKTOK_LOADER)
-        for pixel in tiktok_pixels:
-            if pixel in tiktok_ldu:
-                lines.append(f'ttq.load({_js(pixel)},{_js({TIKTOK_LDU_OPTION: True})});')
-            else:
-                lines.append('ttq.load(%s);' % _js(pixel))
-    config = {'meta': list(meta_pixels), 'tiktok': list(tiktok_pixels)}
-    if tiktok_ldu:
-        config['tiktok_ldu'] = tiktok_ldu  # pixel_events.js flags the AJAX events' copies too
-    lines.append('window.convapiPixel=%s;' % _js(config))
-    for event in events:
-        lines.extend(pixel_calls(event, tiktok_ldu))
-    return Markup('<script id="convapi_pixel">%s</script>') % Markup('\n'.join(lines))
+    return tags_script({'meta': meta_pixels, 'tiktok': tiktok_pixels}, events, {
+        'meta': meta_pixels if limited_data_use else (),
+        'tiktok': tiktok_limited_data_use,
+    })

@@ -128,30 +128,110 @@ _TIKTOK_USER_KEYS = {
 }
 
 
+def build_payload(convapi, platform, events, pixel_id=None):
+    """The platform's payload of ``events``, built by its convapi builder (const.PLATFORMS)."""
+    spec = const.PLATFORMS[platform]
+    builder = getattr(convapi, spec['builder'])
+    kwargs = {}
+    if spec['builder_id_argument']:
+        kwargs[spec['builder_id_argument']] = pixel_id or 'pixel'
+    return builder(events, **kwargs)
+
+
+def _read_meta_user(payload):
+    """Meta's and Pinterest's ``data[0].user_data``: Meta-native keys already."""
+    return dict(payload['data'][0].get('user_data') or {})
+
+
+def _read_tiktok_user(payload):
+    return {
+        _TIKTOK_USER_KEYS[key]: value
+        for key, value in (payload['data'][0].get('user') or {}).items()
+        if key in _TIKTOK_USER_KEYS
+    }
+
+
+# GA4's hashed user_data keys -> the stored keys (the address' city, region, postal code and
+# country are sent plain by GA4's rules: not stored, so the outbox keeps no plain address).
+_GA4_USER_DATA_KEYS = {'sha256_email_address': 'em', 'sha256_phone_number': 'ph'}
+_GA4_ADDRESS_KEYS = {'sha256_first_name': 'fn', 'sha256_last_name': 'ln'}
+
+
+def _read_ga4_user(payload):
+    """GA4's request: client_id, user_id (plain: the customer ID), user_data (hashed),
+    the event's session_id parameter."""
+    request = payload[0] if isinstance(payload, list) else payload
+    if isinstance(request, dict) and isinstance(request.get('requests'), list):
+        request = request['requests'][0]
+    user = {}
+    if request.get('client_id'):
+        user['client_id'] = request['client_id']
+    if request.get('user_id'):
+        user['external_id'] = request['user_id']
+    user_data = request.get('user_data') or {}
+    for key, stored in _GA4_USER_DATA_KEYS.items():
+        if user_data.get(key):
+            user[stored] = user_data[key]
+    addresses = user_data.get('address') or []
+    if isinstance(addresses, dict):
+        addresses = [addresses]
+    for key, stored in _GA4_ADDRESS_KEYS.items():
+        if addresses and addresses[0].get(key):
+            user[stored] = addresses[0][key]
+    events = request.get('events') or [{}]
+    session_id = (events[0].get('params') or {}).get('session_id')
+    if session_id not in (None, ''):
+        user['session_id'] = str(session_id)
+    return user
+
+
+# How to read a built payload's user data back, per const.PLATFORMS ``payload_user``.
+USER_READERS = {
+    'meta': _read_meta_user,
+    'tiktok': _read_tiktok_user,
+    'ga4': _read_ga4_user,
+}
+
+
 def hashed_user_data(convapi, platform, event, pixel_id=None):
     """The event's user data as the platform will receive it: normalised and hashed.
 
     convapi builds the platform payload (raising convapi.ValidationError for an event the
-    platform would refuse); its user object is mapped back to Meta-native keys, which both
-    builders accept and, being 64-hex digests already, pass through unchanged. Each
-    platform hashes some keys its own way (Meta: phone digits; TikTok: E.164 with '+'),
-    hence one result per platform.
+    platform would refuse); its user object is mapped back to Meta-native keys, which every
+    builder accepts and, being 64-hex digests already, passes through unchanged. Each
+    platform hashes some keys its own way (Meta: phone digits; TikTok and GA4: E.164 with
+    '+'; GA4: gmail addresses without their dots), hence one result per platform.
     """
-    if platform == 'meta':
-        built = convapi.build_meta_payload([event])['data'][0]
-        user = dict(built.get('user_data') or {})
-    else:
-        built = convapi.build_tiktok_payload([event], pixel_code=pixel_id or 'pixel')['data'][0]
-        user = {
-            _TIKTOK_USER_KEYS[key]: value
-            for key, value in (built.get('user') or {}).items()
-            if key in _TIKTOK_USER_KEYS
-        }
-    # One value reads better as a plain string; both builders take either form.
+    reader = USER_READERS[const.PLATFORMS[platform]['payload_user']]
+    user = reader(build_payload(convapi, platform, [event], pixel_id))
+    # One value reads better as a plain string; the builders take either form.
     return {
         key: value[0] if isinstance(value, list) and len(value) == 1 else value
         for key, value in user.items()
     }
+
+
+def with_session_id(user, context, platform, pixel_id):
+    """``user`` with the platform's session id of this pixel (GA4: the ``_ga_<id>`` cookie's
+    value, kept in the request context by cookie suffix, see const ``session_cookie``)."""
+    cookie = const.PLATFORMS[platform]['session_cookie']
+    sessions = (context or {}).get('session_ids')
+    if not cookie or not isinstance(sessions, dict) or not pixel_id:
+        return user
+    value = sessions.get(session_cookie_suffix(platform, pixel_id))
+    if not value or user.get('session_id'):
+        return user
+    return dict(user, session_id=value)
+
+
+def session_cookie_suffix(platform, pixel_id):
+    """The part of the session cookie's name after its prefix: the pixel id without its
+    prefix (GA4: measurement ID G-ABC123 -> _ga_ABC123)."""
+    cookie = const.PLATFORMS[platform]['session_cookie']
+    pixel_id = (pixel_id or '').strip()
+    if cookie['strip'] and pixel_id.upper().startswith(cookie['strip'].upper()):
+        pixel_id = pixel_id[len(cookie['strip']):]
+    return pixel_id
 
 
 def _as_list(value):

@@ -12,7 +12,8 @@ from odoo.addons.website_sale.controllers.main import WebsiteSale
 from odoo.http import request
 from odoo.tools import config
 
-from .. import request_limits, storefront
+from .. import const, request_limits, storefront
+from ..models.storefront_service_cache import service_accepts
 
 try:  # 18+: the payment controller has its own file
     from odoo.addons.website_sale.controllers.payment import PaymentPortal
@@ -23,6 +24,12 @@ _logger = logging.getLogger(__name__)
 
 ODOO_VERSION = release.version_info[0]
 MAX_PENDING_BODY = 2048
+# What the pending endpoint gives the pixel script of each event: its name and id, and per
+# browser tag (const.TAG_PLATFORMS) the tag ids, the tag's event name and parameters, and the
+# tag calls that fire it (pixel_events.js runs them as they are).
+PENDING_EVENT_KEYS = ('name', 'event_id', 'calls') + tuple(
+    key for platform in const.TAG_PLATFORMS
+    for key in (platform, f'{platform}_name', f'{platform}_data'))
 
 
 def _current_cart():
@@ -105,6 +112,15 @@ def _cached_first_variant(template):
     field = template._fields.get('product_variant_ids')
     variant_ids = template.env.cache.get(template, field, None) if field else None
     return variant_ids[0] if variant_ids else None
+
+
+def _transaction_id_dedup(order):
+    """Whether a service of the order's website that sends Purchase deduplicates it by
+    transaction ID (const.PLATFORMS ``dedup``: GA4)."""
+    services = request.env['conversions.api.service'].sudo()._storefront_services(
+        order.website_id.id)
+    return any(const.PLATFORMS[info.platform]['dedup'] == 'transaction_id'
+               and service_accepts(info, 'Purchase') for info in services)
 
 
 def _track_order_step(event_name, order):
@@ -205,6 +221,19 @@ class ConversionsApiWebsiteSale(WebsiteSale):
         except Exception:
             _logger.exception('conversions_api: could not store the context at payment')
         return super().shop_payment(**post)
+
+    def order_2_return_dict(self, order):
+        """Odoo's own gtag purchase (the confirmation page's tracking info): where a GA4
+        service takes the website's events, its transaction_id is the order reference, as
+        the server copy's (GA4 deduplicates purchases by transaction ID, and by nothing else:
+        Odoo's default, the order's database id, would count each order twice)."""
+        tracking = super().order_2_return_dict(order)
+        try:
+            if isinstance(tracking, dict) and order.website_id and _transaction_id_dedup(order):
+                tracking['transaction_id'] = order.name
+        except Exception:
+            _logger.exception('conversions_api: could not align the gtag purchase of %s', order)
+        return tracking
 
     @http.route()
     def shop_payment_confirmation(self, **post):
@@ -345,9 +374,7 @@ class ConversionsApiPixel(http.Controller):
         events = []
         if request.env['ir.http']._convapi_consent() == 'granted':
             events = [
-                {key: event.get(key) for key in (
-                    'name', 'tiktok_name', 'event_id', 'meta', 'tiktok', 'meta_data',
-                    'tiktok_data')}
+                {key: event.get(key) for key in PENDING_EVENT_KEYS}
                 for event in request.env['ir.http']._convapi_pop_pending()
                 if event.get('name') in storefront.KNOWN_EVENTS
             ]

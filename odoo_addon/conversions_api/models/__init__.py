@@ -4,7 +4,6 @@ from . import conversions_api_event
 from . import conversions_api_event_attempt
 from . import conversions_api_inbox
 from . import meta_conversions_api
-from . import tiktok_events_api
 from . import res_config_settings
 from . import ir_http
 from . import sale_order

@@ -16,7 +16,7 @@ from odoo.exceptions import AccessError
 from odoo.tools import mute_logger
 
 from .. import const, utils
-from .conversions_api_service import error_message
+from .conversions_api_service import _platform_filters, error_message
 
 _logger = logging.getLogger(__name__)
 
@@ -127,6 +127,13 @@ class ConversionsApiEvent(models.Model):
         children = [E.field(name=name, **attrs) for name, attrs in LIST_FIELDS]
         return maker(*children, string=self._description, create='0', edit='0')
 
+    @api.model
+    def _get_view(self, view_id=None, view_type='form', **options):
+        arch, view = super()._get_view(view_id, view_type, **options)
+        if view_type == 'search':
+            _platform_filters(arch)  # one filter per platform of const.PLATFORMS
+        return arch, view
+
     # ------------------------------------------------------------------
     # Queueing
     # ------------------------------------------------------------------
@@ -201,8 +208,10 @@ class ConversionsApiEvent(models.Model):
         events = self.browse()
         for service in services:
             try:
+                service_user = service._filter_user_data(
+                    utils.with_session_id(user, context, service.platform, service.pixel_id))
                 event = service_event(
-                    base_event, service._filter_user_data(user), context.get('consent'),
+                    base_event, service_user, context.get('consent'),
                     platform=service.platform, pixel_id=service.pixel_id,
                     consent_policy=service.consent_policy,
                     limited_data_use=service.limited_data_use, event_extra=event_extra)
@@ -304,8 +313,9 @@ class ConversionsApiEvent(models.Model):
                 continue
             for info in services:
                 try:
-                    service_user = {key: value for key, value in user.items()
-                                    if key in info.allowed_user_keys}
+                    service_user = {key: value for key, value in utils.with_session_id(
+                        user, context, info.platform, info.pixel_id).items()
+                        if key in info.allowed_user_keys}
                     event = service_event(
                         base_event, service_user, context.get('consent'),
                         platform=info.platform, pixel_id=info.pixel_id,
@@ -590,14 +600,17 @@ class ConversionsApiEvent(models.Model):
         return probed
 
     def _deliver(self, now):
-        """Send rows of one service in one request and record the outcome on each."""
+        """Send rows of one service in one request (one per visitor where the platform takes
+        one visitor per request) and record the outcome on each."""
         service = self.service_id
         service.ensure_one()
-        too_old = self.filtered(
-            lambda row: row.event_time < now - timedelta(seconds=const.MAX_EVENT_AGE_SECONDS))
+        spec = const.PLATFORMS[service.platform]
+        max_age = spec['max_event_age']
+        too_old = self.filtered(lambda row: row.event_time < now - timedelta(seconds=max_age))
         if too_old:
             too_old._write_grouped({'state': 'failed', 'error': _(
-                'Not sent: the event is older than 7 days, which the platforms refuse.')})
+                'Not sent: the event is older than %(hours)s hours, which %(platform)s refuses.',
+                hours=max_age // 3600, platform=spec['label'])})
         rows = self - too_old
         if not rows:
             return
@@ -611,13 +624,44 @@ class ConversionsApiEvent(models.Model):
         except Exception as error:  # noqa: BLE001 - recorded on the rows
             rows._record_failure(error, now)
             return
-        rows._send_with(sender, now)
+        if spec['request_size']:
+            rows._send_per_visitor(sender, now, spec['request_size'])
+        else:
+            rows._send_with(sender, now)
+
+    def _send_per_visitor(self, sender, now, size):
+        """For a platform whose request holds one visitor (GA4: one client_id, user_id, user
+        data and consent per request, at most 25 events): one request per visitor and ``size``
+        events, each outcome recorded on its own rows. A request failing transiently pauses the
+        service (``conversions.api.service._delivery_pause``): the rows not tried yet stay as
+        they are, for the probe that ends the pause."""
+        service = self.service_id
+        events, unreadable = self._read_payloads()
+        if unreadable:
+            unreadable._record_failure(None, now, message=_(
+                'Not sent: the stored payload is not a readable event.'))
+        rows = self - unreadable
+        groups = {}
+        for row, event in zip(rows, events):
+            identity = json.dumps([event.get('user'), event.get('consent')], sort_keys=True,
+                                  default=str)
+            groups.setdefault(identity, []).append((row.id, event))
+        for members in groups.values():
+            for start in range(0, len(members), size):
+                chunk = members[start:start + size]
+                self.browse([row_id for row_id, _event in chunk])._send_with(
+                    sender, now, [event for _row_id, event in chunk])
+                if service.pause_failures:
+                    return
 
     def _send_with(self, sender, now, events=None):
         """One request for these rows; a batch refused for one bad event is split in halves
         until the bad event is isolated, so it does not take the others down with it. A stored
         payload that is no event, and an event convapi fails on unexpectedly (not a
-        ValidationError: it cannot read it at all), fail at once and alone."""
+        ValidationError: it cannot read it at all), fail at once and alone. A batch the
+        platform processed in part (convapi.PartialSendError: Pinterest's per-event status)
+        fails the refused rows with the platform's message; the others are sent, never sent
+        again."""
         service = self.service_id
         if events is None:
             events, unreadable = self._read_payloads()
@@ -629,8 +673,11 @@ class ConversionsApiEvent(models.Model):
                     rows._send_with(sender, now, events)
                 return
         try:
-            result = sender.send(events, test_event_code=service.test_event_code or None)
+            result = sender.send(events, **service._send_options())
         except Exception as error:  # noqa: BLE001 - every failure is recorded on the rows
+            if _is_partial_send_error(error):
+                self._record_partial_success(error, now)
+                return
             if len(self) > 1 and _is_event_level_error(service.platform, error):
                 half = len(self) // 2
                 self[:half]._send_with(sender, now, events[:half])
@@ -671,10 +718,7 @@ class ConversionsApiEvent(models.Model):
         bad = []
         for row, event in zip(self, events):
             try:
-                if service.platform == 'meta':
-                    convapi.build_meta_payload([event])
-                else:
-                    convapi.build_tiktok_payload([event], pixel_code=service.pixel_id or 'pixel')
+                utils.build_payload(convapi, service.platform, [event], service.pixel_id)
             except Exception as error:  # noqa: BLE001 - what the probe is for
                 if not _is_convapi_error(error):
                     bad.append(row.id)
@@ -696,6 +740,37 @@ class ConversionsApiEvent(models.Model):
                      len(self), self.service_id.platform, self.service_id.id)
         self.service_id._delivery_resume(now)
 
+    def _record_partial_success(self, error, now):
+        """The platform processed some events of the request and refused the others
+        (``error.failed``: ``(index in the request, message)`` pairs, the rows in request
+        order): each refused row fails for good with the platform's message, the others are
+        sent (and so never sent again)."""
+        failed = {}
+        for index, message in getattr(error, 'failed', None) or ():
+            if isinstance(index, int) and 0 <= index < len(self):
+                failed.setdefault(index, str(message or '') or _('Refused by the platform.'))
+        processed = self.browse([row.id for index, row in enumerate(self) if index not in failed])
+        trace_id = getattr(error, 'trace_id', None) or False
+        response = getattr(error, 'response', None)
+        if processed:
+            retried = processed.filtered('attempts')
+            values = {'state': 'sent', 'sent_date': now, 'next_attempt': False,
+                      'trace_id': trace_id, 'error': False}
+            if response:
+                values['response'] = json.dumps(response, default=str)
+            processed._write_grouped(values, count_attempt=True)
+            retried._log_attempts('sent', now, trace_id=trace_id)
+        by_message = {}
+        for index, row in enumerate(self):
+            if index in failed:
+                by_message.setdefault(failed[index], []).append(row.id)
+        for message, row_ids in by_message.items():
+            self.browse(row_ids)._record_failure(None, now, message=message)
+        _logger.info('conversions_api: %s %s event(s) sent, %s refused (service %s)',
+                     len(processed), self.service_id.platform, len(self) - len(processed),
+                     self.service_id.id)
+        self.service_id._delivery_resume(now)
+
     def _record_failure(self, error, now, permanent=False, message=None):
         """Record a failed attempt on these rows: retried later with backoff when ``error`` is
         transient and attempts remain (``conversions_api.max_attempts``), else failed; with
@@ -710,8 +785,16 @@ class ConversionsApiEvent(models.Model):
             getattr(error, 'retryable', not is_convapi_error))
         if convapi is not None and isinstance(error, convapi.ValidationError):
             retryable = False
+        # what earlier requests of the same send delivered: their positions where convapi
+        # names them (``sent``), else the first ``events_sent``
         sent_count = getattr(error, 'events_sent', 0) or 0
-        sent_rows = self[:sent_count] if 0 < sent_count < len(self) else self.browse()
+        positions = getattr(error, 'sent', None)
+        if positions is None:
+            positions = range(sent_count)
+        positions = {index for index in positions if isinstance(index, int)}
+        sent_rows = self.browse([row.id for index, row in enumerate(self) if index in positions])
+        if len(sent_rows) >= len(self):
+            sent_rows = self.browse()
         if sent_rows:
             retried = sent_rows.filtered('attempts')
             sent_rows._write_grouped({'state': 'sent', 'sent_date': now, 'next_attempt': False,
@@ -857,7 +940,13 @@ def service_event(base_event, service_user, consent, *, platform, pixel_id, cons
                   limited_data_use, event_extra=None):
     """The event as one service stores it, from the user data its match-key switches allow:
     consent policy applied, user data normalised and hashed for its platform. None when the
-    policy skips the event; convapi.ValidationError when the platform would refuse it."""
+    policy skips the event, or when it lacks a key the platform cannot do without (GA4: a
+    visitor without a _ga cookie has no client_id); convapi.ValidationError when the platform
+    would refuse it."""
+    spec = const.PLATFORMS[platform]
+    # keys another platform reads alone (GA4's client_id is no business of Meta's)
+    service_user = {key: value for key, value in service_user.items()
+                    if key not in const.PLATFORM_USER_KEYS or key in spec['user_keys']}
     limited = limited_data_use
     if consent == 'denied':
         if consent_policy == 'skip':
@@ -870,7 +959,14 @@ def service_event(base_event, service_user, consent, *, platform, pixel_id, cons
                     service_user['client_ip_address'])
         else:
             limited = True
+    required = spec['required_user_key']
+    if required and not service_user.get(required):
+        return None
     event = dict(base_event, user=service_user)
+    if spec['consent'] and consent in ('granted', 'denied'):
+        # GA4's consent object: what the visitor allowed, LDU meaning no personalised ads
+        event['consent'] = {'ad_user_data': consent == 'granted',
+                            'ad_personalization': consent == 'granted' and not limited}
     if not (event.get('event_source_url') and service_user.get('client_user_agent')):
         # Meta requires both for website events; a server-side fact without a
         # browser behind it (back-office confirmation, server action) is not one.
@@ -905,6 +1001,12 @@ def _timestamp(event_time):
 def _is_convapi_error(error):
     """Whether ``error`` is one convapi raises on purpose (validation, API, transport)."""
     return convapi is not None and isinstance(error, convapi.ConvapiError)
+
+
+def _is_partial_send_error(error):
+    """Whether the platform processed part of the request (convapi.PartialSendError)."""
+    partial = getattr(convapi, 'PartialSendError', None) if convapi is not None else None
+    return partial is not None and isinstance(error, partial)
 
 
 def _is_event_level_error(platform, error):

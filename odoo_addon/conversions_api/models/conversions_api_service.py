@@ -1,6 +1,8 @@
-"""A Meta pixel or TikTok pixel that receives server-side events, per website."""
+"""A pixel, ad account or data stream that receives server-side events, per website (the
+platforms and all that differs between them: const.PLATFORMS)."""
 
 import logging
+import time
 import uuid
 from datetime import timedelta
 
@@ -20,6 +22,23 @@ except ImportError:  # declared in external_dependencies; keep the registry load
     convapi = None
 
 
+def label_source(label):
+    """The untranslated text of a lazy label of const.PLATFORMS (field strings and helps are
+    plain text, translated through ir.model.fields)."""
+    return getattr(label, '_source', label)
+
+
+def platforms_help(intro, field, kinds=None):
+    """A field's help: ``intro``, then what the field means per platform (const.PLATFORMS),
+    for the platforms whose ``test`` kind is in ``kinds`` if given."""
+    parts = [
+        '%s: %s' % (spec['name'], label_source(spec['labels'][field]))
+        for spec in const.PLATFORMS.values()
+        if field in spec['labels'] and (kinds is None or spec['test'] in kinds)
+    ]
+    return '%s %s.' % (intro, '; '.join(parts))
+
+
 class ConversionsApiService(models.Model):
     _name = 'conversions.api.service'
     _description = 'Conversion API service'
@@ -29,18 +48,31 @@ class ConversionsApiService(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
     platform = fields.Selection(
-        [('meta', 'Meta Conversions API'), ('tiktok', 'TikTok Events API')],
+        [(platform, spec['label']) for platform, spec in const.PLATFORMS.items()],
         required=True, default='meta')
     pixel_id = fields.Char(
         string='Pixel ID', required=True,
-        help='Meta pixel (dataset) ID, or TikTok pixel code.')
+        help=platforms_help('The pixel, account or stream receiving the events.', 'pixel_id'))
     access_token = fields.Char(
         groups='base.group_system', copy=False,
-        help='Conversions API access token (Meta) or Events API access token (TikTok).')
+        help=platforms_help('The secret the platform gave for its server API.', 'access_token'))
+    tag_id = fields.Char(
+        string='Tag ID',
+        help=platforms_help('The ID of the browser tag, where it is not the pixel ID above.',
+                            'tag_id'))
     test_event_code = fields.Char(
-        help='While set, every event is sent as a test event (Meta: Test events tab, '
-             'TikTok: Test events). Events sent with a test code still count: clear it '
-             'in production.')
+        help=platforms_help(
+            'While set, every event is sent as a test event (shown in the platform\'s test '
+            'events tool). Events sent with a test code still count: clear it in production.',
+            'test_event_code', kinds=('code',)))
+    test_mode = fields.Boolean(
+        help=platforms_help(
+            'While on, every event is sent in the platform\'s test mode, which checks the '
+            'events and records none (for a staging shop).', 'test_mode', kinds=('flag',)))
+    # what the form shows, from const.PLATFORMS
+    platform_test = fields.Char(compute='_compute_platform_info')
+    platform_tag_field = fields.Char(compute='_compute_platform_info')
+    platform_notice = fields.Text(compute='_compute_platform_info')
     website_id = fields.Many2one(
         'website', ondelete='cascade', index=True,
         help='Leave empty to send the events of every website of the company.')
@@ -49,11 +81,12 @@ class ConversionsApiService(models.Model):
         compute='_compute_company_id', store=True, readonly=False, precompute=True)
     browser_pixel = fields.Boolean(
         string='Browser pixel', default=True,
-        help='Also load the platform pixel in the browser, sharing the event IDs so the '
+        help='Also load the platform pixel (tag) in the browser, sharing the event IDs so the '
              'platform deduplicates. Off: server-only tracking.')
     limited_data_use = fields.Boolean(
         string='Limited Data Use',
-        help='Flag every event for restricted processing (Meta LDU, TikTok limited_data_use).')
+        help='Flag every event for restricted processing (Meta LDU, TikTok limited_data_use, '
+             'Pinterest LDP; GA4: consent to personalised ads denied).')
     consent_policy = fields.Selection(
         [('skip', 'Do not send'),
          ('anonymous', 'Send without contact data or cookies'),
@@ -62,8 +95,9 @@ class ConversionsApiService(models.Model):
         help='What to do with an event when the visitor declined optional cookies.')
     event_type_ids = fields.Many2many(
         'conversions.api.event.type', string='Events',
-        default=lambda self: self.env['conversions.api.event.type'].search([]),
-        help='Standard events this service sends.')
+        default=lambda self: self._default_event_types(),
+        help='Standard events this service sends (GA4: Purchase only by default, see the '
+             'notice above).')
     send_custom_events = fields.Boolean(
         default=True, help='Also send events whose name is not a standard event type.')
     match_email = fields.Boolean(string='Email', default=True)
@@ -74,11 +108,13 @@ class ConversionsApiService(models.Model):
     match_external_id = fields.Boolean(string='External ID (customer ID)', default=True)
     match_ip_user_agent = fields.Boolean(string='IP address and user agent', default=True)
     match_click_ids = fields.Boolean(
-        string='Browser and click IDs (fbp, fbc, ttp, ttclid)', default=True)
+        string='Browser and click IDs (fbp, fbc, ttp, ttclid, epik, GA4 client ID)',
+        default=True)
     is_system_fallback = fields.Boolean(
         string='From system parameters', readonly=True, copy=False,
-        help='Managed from Website settings (meta_capi.* / tiktok_eapi.* system parameters); '
-             'used for websites without a service of this platform.')
+        help='Managed from Website settings (%s system parameters); used for websites '
+             'without a service of this platform.' % ' / '.join(
+                 f'{prefix}.*' for prefix in const.SYSTEM_PARAMETER_PREFIX.values()))
     # Written with SQL by the flush (see _delivery_pause): an ORM write would clear the
     # storefront's caches in every worker.
     paused_until = fields.Datetime(
@@ -124,6 +160,46 @@ class ConversionsApiService(models.Model):
             elif not service.company_id and not service.is_system_fallback:
                 service.company_id = self.env.company
 
+    @api.depends('platform')
+    def _compute_platform_info(self):
+        for service in self:
+            spec = const.PLATFORMS.get(service.platform) or {}
+            tag = spec.get('tag') or {}
+            service.platform_test = spec.get('test') or False
+            service.platform_tag_field = tag.get('id_field') or False
+            service.platform_notice = str(spec['notice']) if spec.get('notice') else False
+
+    @api.model
+    def _default_event_types(self, platform=None):
+        """The event types a new service of ``platform`` sends (const ``default_events``)."""
+        EventType = self.env['conversions.api.event.type']
+        codes = (const.PLATFORMS.get(platform) or {}).get('default_events')
+        if codes is None:
+            return EventType.search([])
+        return EventType.search([('code', 'in', list(codes))])
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if 'event_type_ids' not in vals and vals.get('platform'):
+                vals['event_type_ids'] = [(6, 0, self._default_event_types(vals['platform']).ids)]
+        return super().create(vals_list)
+
+    @api.onchange('platform')
+    def _onchange_platform(self):
+        # a new service takes the platform's default events (GA4: Purchase only)
+        if not self._origin:
+            self.event_type_ids = self._default_event_types(self.platform)
+
+    @api.model
+    def _get_view(self, view_id=None, view_type='form', **options):
+        arch, view = super()._get_view(view_id, view_type, **options)
+        if view_type == 'form':
+            _platform_labels(arch)
+        elif view_type == 'search':
+            _platform_filters(arch)
+        return arch, view
+
     def _compute_event_counts(self):
         counts = {service.id: {} for service in self}
         if self.ids:
@@ -163,8 +239,9 @@ class ConversionsApiService(models.Model):
         """Active services sending the events of ``website`` (sudo recordset).
 
         Services without a website apply to every website of their company. A platform
-        without any such service falls back to the system parameters ``meta_capi.*`` /
-        ``tiktok_eapi.*``, materialised as one service flagged ``is_system_fallback``.
+        without any such service falls back to its system parameters (``meta_capi.*``,
+        ``tiktok_eapi.*``, ``pinterest_capi.*``, ``ga4_mp.*``: const.PLATFORMS),
+        materialised as one service flagged ``is_system_fallback``.
         """
         Service = self.sudo()
         domain = [('is_system_fallback', '=', False)]
@@ -176,7 +253,7 @@ class ConversionsApiService(models.Model):
         else:
             domain += [('website_id', '=', False)]
         services = Service.search(domain)
-        for platform in ('meta', 'tiktok'):
+        for platform in const.PLATFORMS:
             if not services.filtered(lambda service, p=platform: service.platform == p):
                 services |= Service._system_fallback_service(platform)
         return services
@@ -188,14 +265,16 @@ class ConversionsApiService(models.Model):
         Returns an empty recordset when the parameters do not enable the platform.
         """
         params = self.env['ir.config_parameter'].sudo()
-        prefix = const.SYSTEM_PARAMETER_PREFIX[platform]
+        spec = const.PLATFORMS[platform]
+        prefix = spec['parameter_prefix']
         enabled = utils.is_enabled(params.get_param(f'{prefix}.enabled'))
-        values = {
-            'pixel_id': (params.get_param(f'{prefix}.pixel_id') or '').strip(),
-            'access_token': (params.get_param(f'{prefix}.access_token') or '').strip(),
-            'test_event_code': (params.get_param(f'{prefix}.test_event_code') or '').strip()
-            or False,
-        }
+        values = {}
+        for fname, key in spec['parameters'].items():
+            value = params.get_param(f'{prefix}.{key}')
+            if self._fields[fname].type == 'boolean':
+                values[fname] = utils.is_enabled(value)
+            else:
+                values[fname] = (value or '').strip() or False
         Service = self.sudo().with_context(active_test=False)
         service = Service.search(
             [('is_system_fallback', '=', True), ('platform', '=', platform)], limit=1)
@@ -241,19 +320,23 @@ class ConversionsApiService(models.Model):
         if convapi is None:
             raise UserError(_('The convapi Python package is not installed.'))
         service = self.sudo()
+        spec = const.PLATFORMS[service.platform]
         params = self.env['ir.config_parameter'].sudo()
-        base_url_param = (const.PARAM_META_BASE_URL if service.platform == 'meta'
-                          else const.PARAM_TIKTOK_BASE_URL)
-        base_url = (params.get_param(base_url_param) or '').strip().rstrip('/')
-        base_url = base_url or const.DEFAULT_BASE_URL[service.platform]
+        base_url = (params.get_param(spec['base_url_parameter']) or '').strip().rstrip('/')
+        base_url = base_url or spec['default_base_url']
         timeout = _to_float(params.get_param(const.PARAM_SENDER_TIMEOUT),
                             const.DEFAULT_SENDER_TIMEOUT)
         if max_retries is None:
             max_retries = _to_int(params.get_param(const.PARAM_SENDER_MAX_RETRIES),
                                   const.DEFAULT_SENDER_MAX_RETRIES)
         if not service.pixel_id or not service.access_token:
-            raise UserError(_('Service %s has no pixel ID or access token.', service.name))
-        sender_class = convapi.MetaSender if service.platform == 'meta' else convapi.TikTokSender
+            raise UserError(_('Service %(service)s has no %(pixel)s or %(secret)s.',
+                              service=service.name, pixel=spec['labels']['pixel_id'],
+                              secret=spec['labels']['access_token']))
+        sender_class = getattr(convapi, spec['sender'], None)
+        if sender_class is None:
+            raise UserError(_('This version of the convapi package cannot send to %s: '
+                              'upgrade it.', spec['label']))
         return sender_class(
             service.pixel_id.strip(), service.access_token.strip(),
             base_url=base_url, timeout=timeout, max_retries=max_retries,
@@ -328,20 +411,31 @@ class ConversionsApiService(models.Model):
     # Actions
     # ------------------------------------------------------------------
 
+    def _send_options(self, test=False):
+        """The keyword arguments of the sender's ``send`` for this service: its test event
+        code, or its test mode (const.PLATFORMS ``test``). ``test``: a test send (the *Send
+        test event* button), always in test mode."""
+        self.ensure_one()
+        if const.PLATFORMS[self.platform]['test'] == 'flag':
+            return {'test': bool(test or self.test_mode)}
+        return {'test_event_code': self.test_event_code or None}
+
     def action_send_test_event(self):
-        """Send one PageView with the test event code, now, and show the platform's answer."""
+        """Send one PageView in test mode (with the test event code, where the platform has
+        one), now, and show the platform's answer."""
         self.ensure_one()
         if not self.env.is_system():
             raise AccessError(_('Only administrators can send test events.'))
-        if not self.test_event_code:
+        spec = const.PLATFORMS[self.platform]
+        if spec['test'] == 'code' and not self.test_event_code:
             raise UserError(_(
                 'Set a test event code first: an event sent without one counts as a real '
                 'event.'))
         event = self._test_event()
-        platform = dict(self._fields['platform'].selection)[self.platform]
+        platform = spec['label']
         try:
             result = self._make_sender(max_retries=0).send(
-                [event], test_event_code=self.test_event_code)
+                [event], **self._send_options(test=True))
         except convapi.ConvapiError as error:
             _logger.info('conversions_api: test event refused by %s (service %s)',
                          self.platform, self.id)
@@ -376,6 +470,10 @@ class ConversionsApiService(models.Model):
             pass
         if self.env.user.email:
             user['email'] = self.env.user.email
+        if const.PLATFORMS[self.platform]['required_user_key'] == 'client_id':
+            # GA4 refuses an event without a browser's client_id; a test one (test mode
+            # records nothing, so it creates no phantom user)
+            user['client_id'] = '%d.%d' % (10 ** 9 + uuid.uuid4().int % 10 ** 9, time.time())
         event = {
             'event_name': 'PageView',
             'event_id': f'test-{self.id}-{uuid.uuid4().hex[:12]}',
@@ -397,6 +495,48 @@ class ConversionsApiService(models.Model):
         action = self.action_view_events()
         action['context'] = dict(action['context'], search_default_filter_failed=1)
         return action
+
+
+# Service fields whose meaning differs per platform (const.PLATFORMS[...]['labels']).
+PLATFORM_LABELLED_FIELDS = ('pixel_id', 'access_token', 'tag_id', 'test_event_code', 'test_mode')
+
+
+def _platform_labels(arch):
+    """Give each platform-dependent field of a service form the label of the selected
+    platform: one ``<label>`` per platform, shown for that platform only, then the field."""
+    for fname in PLATFORM_LABELLED_FIELDS:
+        for node in arch.xpath(f"//field[@name='{fname}'][not(@nolabel)]"):
+            parent = node.getparent()
+            if parent is None or parent.tag != 'group':
+                continue
+            shown_if = node.get('invisible')
+            index = parent.index(node)
+            for platform, spec in const.PLATFORMS.items():
+                label = spec['labels'].get(fname)
+                if label is None:
+                    continue
+                invisible = f"platform != '{platform}'"
+                if shown_if:
+                    invisible = f'{invisible} or ({shown_if})'
+                attrs = {'for': fname, 'string': str(label), 'invisible': invisible}
+                if node.get('groups'):
+                    attrs['groups'] = node.get('groups')
+                parent.insert(index, E.label(**attrs))
+                index += 1
+            node.set('nolabel', '1')
+
+
+def _platform_filters(arch):
+    """One search filter per platform, where the view asks for them (the filter named
+    ``filter_platforms`` is their placeholder)."""
+    for node in arch.xpath("//filter[@name='filter_platforms']"):
+        parent = node.getparent()
+        index = parent.index(node)
+        parent.remove(node)
+        for platform, spec in const.PLATFORMS.items():
+            parent.insert(index, E.filter(string=spec['name'], name=f'filter_{platform}',
+                                          domain=repr([('platform', '=', platform)])))
+            index += 1
 
 
 def error_message(error):

@@ -48,7 +48,7 @@ from odoo import SUPERUSER_ID, api, models
 from odoo.http import request
 from odoo.tools import config
 
-from .. import request_limits, storefront
+from .. import const, request_limits, storefront, utils
 from . import conversions_api_event
 from .storefront_service_cache import service_accepts
 
@@ -498,6 +498,12 @@ class IrHttp(models.AbstractModel):
             if consent == 'granted':
                 set_cookie(storefront.TTCLID_COOKIE, ttclid, storefront.TTCLID_MAX_AGE)
 
+        # the other platforms' cookies (const.PLATFORMS ``cookies``, ``session_cookie``), for
+        # every service of the website: the first event of a request is not every service's
+        extra = cls._convapi_platform_cookies(
+            cookies, httprequest.args, cls._convapi_services(tracker, request.website),
+            set_cookie if consent == 'granted' else None)
+
         dispatcher = getattr(request, 'dispatcher', None)
         routing_type = getattr(dispatcher, 'routing_type', 'http')
         is_page = httprequest.method == 'GET' and routing_type == 'http'
@@ -519,7 +525,41 @@ class IrHttp(models.AbstractModel):
             'referrer_url': referrer_url,
             'consent': consent,
         }
+        tracker.context.update(extra)
         return tracker.context
+
+    @classmethod
+    def _convapi_platform_cookies(cls, cookies, args, services, set_cookie=None):
+        """Request context values from the cookies of the services' platforms: Pinterest's
+        click id (the landing page's ``epik`` parameter, which then sets the ``_epik`` cookie
+        through ``set_cookie``, else that cookie), GA4's client id (``_ga``) and its session
+        ids (``_ga_<measurement id without G->``, by that suffix: ``session_ids``). Cookies
+        longer than a real one are ignored."""
+        values = {}
+        sessions = {}
+        for platform in {service.platform for service in services}:
+            spec = const.PLATFORMS.get(platform) or {}
+            for cookie in spec.get('cookies') or ():
+                value = request_limits.cookie_value(cookies, cookie['cookie'])
+                arg = args.get(cookie['param']) if cookie['param'] else None
+                if arg and len(arg) <= request_limits.MAX_COOKIE_LENGTH and arg != value:
+                    value = arg
+                    if set_cookie is not None and cookie['max_age']:
+                        set_cookie(cookie['cookie'], value, cookie['max_age'])
+                if value:
+                    values[cookie['key']] = value
+            session = spec.get('session_cookie')
+            if session:
+                for service in services:
+                    if service.platform != platform or not service.pixel_id:
+                        continue
+                    suffix = utils.session_cookie_suffix(platform, service.pixel_id)
+                    value = request_limits.cookie_value(cookies, session['prefix'] + suffix)
+                    if value:
+                        sessions[suffix] = value
+        if sessions:
+            values['session_ids'] = sessions
+        return values
 
     @classmethod
     def _convapi_current_tracker(cls):
@@ -600,22 +640,23 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _convapi_pixel_event(cls, event_name, event_id, custom_data, services):
-        import convapi
-        pixels = [s for s in services if s.browser_pixel and s.pixel_id]
-        meta = sorted({s.pixel_id for s in pixels if s.platform == 'meta'})
-        tiktok = sorted({s.pixel_id for s in pixels if s.platform == 'tiktok'})
-        if not meta and not tiktok:
+        """The browser copy of an event for the tags of ``services``: per tag platform its tag
+        ids (``meta``, ``tiktok``, ``pinterest``), its event name (``<platform>_name``) and
+        parameters (``<platform>_data``), and the tag calls that fire it (``calls``)."""
+        tags, limited = _browser_tags(services)
+        if not any(tags.values()):
             return None
-        return {
-            'name': event_name,
-            'tiktok_name': convapi.tiktok_event_name(event_name),
-            'event_id': event_id,
-            'meta': meta,
-            'tiktok': tiktok,
-            'meta_data': storefront.browser_data('meta', custom_data),
-            'tiktok_data': storefront.browser_data('tiktok', custom_data),
-            'custom': custom_data or None,  # kept in the session while it waits (not sent)
-        }
+        event = {'name': event_name, 'event_id': event_id}
+        for platform, ids in tags.items():
+            event[platform] = ids
+            if ids:
+                name = storefront.tag_event_name(platform, event_name)
+                if name is not None:
+                    event[f'{platform}_name'] = name
+                event[f'{platform}_data'] = storefront.browser_data(platform, custom_data)
+        event['custom'] = custom_data or None  # kept in the session while it waits (not sent)
+        event['calls'] = storefront.event_calls(event, limited)
+        return event
 
     @classmethod
     def _convapi_add_browser_event(cls, event_name, event_id, custom_data=None, website=None):
@@ -667,17 +708,12 @@ class IrHttp(models.AbstractModel):
         if tracker.blocked:
             return ''
         services = cls._convapi_services(tracker, request.website)
-        pixels = [s for s in services if s.browser_pixel and s.pixel_id]
+        tags, limited = _browser_tags(services)
         consent = tracker.context['consent'] if tracker.context else cls._convapi_consent()
-        if not pixels or consent != 'granted':
+        if not any(tags.values()) or consent != 'granted':
             return ''
         events = cls._convapi_unfired_events(tracker, services)
-        meta = sorted({s.pixel_id for s in pixels if s.platform == 'meta'})
-        tiktok = sorted({s.pixel_id for s in pixels if s.platform == 'tiktok'})
-        ldu = any(s.limited_data_use for s in pixels if s.platform == 'meta')
-        tiktok_ldu = [s.pixel_id for s in pixels if s.platform == 'tiktok' and s.limited_data_use]
-        return storefront.pixel_script(meta, tiktok, events, limited_data_use=ldu,
-                                       tiktok_limited_data_use=tiktok_ldu)
+        return storefront.tags_script(tags, events, limited)
 
     @classmethod
     def _convapi_pop_pending(cls):
@@ -706,6 +742,20 @@ class IrHttp(models.AbstractModel):
         (those that accept it and have a pixel), else None."""
         services = [s for s in services if service_accepts(s, event_name)]
         return cls._convapi_pixel_event(event_name, event_id, custom_data, services)
+
+
+def _browser_tags(services):
+    """Per tag platform (const.TAG_PLATFORMS), the tag ids of the services whose browser
+    pixel is on, and those of them with Limited Data Use on."""
+    tags = {platform: set() for platform in const.TAG_PLATFORMS}
+    limited = {platform: set() for platform in const.TAG_PLATFORMS}
+    for service in services:
+        if service.browser_pixel and service.tag_id and service.platform in tags:
+            tags[service.platform].add(service.tag_id)
+            if service.limited_data_use:
+                limited[service.platform].add(service.tag_id)
+    return ({platform: sorted(ids) for platform, ids in tags.items()},
+            {platform: sorted(ids) for platform, ids in limited.items()})
 
 
 def _json_result_ok(response):

@@ -1,4 +1,6 @@
-"""``env["meta.conversions.api"].send_event(...)``: the call server actions use."""
+"""``env["meta.conversions.api"].send_event(...)``: the call server actions use; the same call
+for every other platform of const.PLATFORMS (``tiktok.events.api``, ``pinterest.conversions.api``,
+``ga4.measurement.protocol``), generated below."""
 
 import logging
 
@@ -52,3 +54,21 @@ class MetaConversionsApi(models.AbstractModel):
             event_extra={key: extra[key] for key in const.EVENT_EXTRA_KEYS if key in extra},
             **{key: extra[key] for key in _ENQUEUE_KEYWORDS if key in extra},
         )
+
+
+def _platform_model(platform, spec):
+    """The send_event model of one platform: Meta's, for that platform alone."""
+    class_name = ''.join(part.capitalize() for part in spec['model'].split('.'))
+    return type(class_name, (models.AbstractModel,), {
+        '_name': spec['model'],
+        '_inherit': MetaConversionsApi._name,
+        '_description': spec['label'],
+        '_conversions_api_platform': platform,
+        '__module__': __name__,
+    })
+
+
+PLATFORM_MODELS = [
+    _platform_model(platform, spec) for platform, spec in const.PLATFORMS.items()
+    if spec['model'] != MetaConversionsApi._name
+]

@@ -1,5 +1,6 @@
 """Website orders keep the shopper's tracking context; AddToCart and Purchase hook in here."""
 
+import json
 import logging
 from functools import partial
 
@@ -20,9 +21,14 @@ CONTEXT_FIELDS = {
     'convapi_fbp': 'fbp',
     'convapi_ttclid': 'ttclid',
     'convapi_ttp': 'ttp',
+    'convapi_click_id': 'click_id',
+    'convapi_client_id': 'client_id',
+    'convapi_session_ids': 'session_ids',
     'convapi_event_source_url': 'event_source_url',
     'convapi_consent': 'consent',
 }
+# request_context keys holding a dict, stored as JSON
+JSON_CONTEXT_KEYS = ('session_ids',)
 
 
 # (dbname, order id) -> the tracking context this process last saw committed on the order: the
@@ -38,6 +44,14 @@ def _remember_context(key, signature):
     _committed_contexts[key] = signature
 
 
+def _context_value(context, key):
+    """A request_context value as the order stores it (False when empty)."""
+    value = context.get(key)
+    if key in JSON_CONTEXT_KEYS:
+        return json.dumps(value, sort_keys=True) if value else False
+    return value or False
+
+
 def _website_request():
     return bool(request and request.db and getattr(request, 'website', None))
 
@@ -51,6 +65,13 @@ class SaleOrder(models.Model):
     convapi_fbp = fields.Char('Tracking: Meta browser id (_fbp)', copy=False)
     convapi_ttclid = fields.Char('Tracking: TikTok click id', copy=False)
     convapi_ttp = fields.Char('Tracking: TikTok browser id (_ttp)', copy=False)
+    # a Purchase confirmed later (webhook, cron, back office) has no shopper request: it gets
+    # the Pinterest click id and the GA4 client and session ids seen at checkout
+    convapi_click_id = fields.Char('Tracking: Pinterest click id (epik)', copy=False)
+    convapi_client_id = fields.Char('Tracking: GA4 client id (_ga)', copy=False)
+    convapi_session_ids = fields.Char(
+        'Tracking: GA4 session ids (_ga_<stream>)', copy=False,
+        help='JSON: the session cookie of each GA4 measurement ID, by its ID without G-.')
     convapi_event_source_url = fields.Char('Tracking: page URL', copy=False)
     convapi_consent = fields.Selection(
         [('granted', 'Granted'), ('denied', 'Denied')], string='Tracking: cookie consent',
@@ -81,7 +102,7 @@ class SaleOrder(models.Model):
                 if not services:
                     return
                 context = IrHttp._convapi_request_context(tracker, services)
-            signature = tuple(context.get(key) or False for key in CONTEXT_FIELDS.values())
+            signature = tuple(_context_value(context, key) for key in CONTEXT_FIELDS.values())
             cr = self.env.cr
             for order in self.sudo():
                 remembered = (cr.dbname, order.id)
@@ -89,7 +110,7 @@ class SaleOrder(models.Model):
                     continue
                 values = {}
                 for fname, key in CONTEXT_FIELDS.items():
-                    value = context.get(key) or False
+                    value = _context_value(context, key)
                     # a click id seen once stays on the order even if a later page lacks it
                     if value and order[fname] != value:
                         values[fname] = value
@@ -102,6 +123,11 @@ class SaleOrder(models.Model):
     def _convapi_request_context(self):
         self.ensure_one()
         context = {key: self[fname] or None for fname, key in CONTEXT_FIELDS.items()}
+        for key in JSON_CONTEXT_KEYS:
+            try:
+                context[key] = json.loads(context[key]) if context[key] else None
+            except ValueError:
+                context[key] = None
         context['referrer_url'] = None
         return context
 

@@ -17,6 +17,8 @@ ServiceInfo = namedtuple('ServiceInfo', [
     'event_codes', 'send_custom_events', 'known_codes',
     # what the outbox row needs, so that queueing reads nothing from the database
     'allowed_user_keys', 'company_id', 'country_code',
+    # the id the browser tag loads with (the pixel id, or Pinterest's tag id: const.PLATFORMS)
+    'tag_id',
 ])
 
 
@@ -25,6 +27,12 @@ def service_accepts(info, event_name):
     if event_name in info.event_codes:
         return True
     return event_name not in info.known_codes and info.send_custom_events
+
+
+def _tag_id(service):
+    """The id the service's browser tag loads with, '' when the platform has no tag."""
+    tag = const.PLATFORMS[service.platform]['tag']
+    return (service[tag['id_field']] or '').strip() if tag else ''
 
 
 def allowed_user_keys(service):
@@ -79,6 +87,7 @@ class ConversionsApiService(models.Model):
             allowed_user_keys(service),
             website_company.id or service.company_id.id or False,
             website_company.country_id.code or None,
+            _tag_id(service),
         ) for service in services)
 
 

@@ -2,8 +2,9 @@
 /**
  * Conversions API browser pixel: events queued by AJAX calls (add to cart, wishlist, forms...)
  * wait in the session; when such a call has returned, this fetches them from
- * /convapi/pixel/pending and fires fbq/ttq with the event ids of their server copies, so the
- * platforms deduplicate the pair.
+ * /convapi/pixel/pending and fires the browser tags (fbq, ttq, pintrk) with the event ids of
+ * their server copies, so the platforms deduplicate the pair. The server gives each event's tag
+ * calls as data ({f, a} or {f, i, m, a}, see storefront.call_js): a new tag needs no code here.
  */
 (function () {
     "use strict";
@@ -12,7 +13,32 @@
     }
     window.__convapiPixelEvents = true;
 
+    // One tag call given by the server: window[f](...a), or window[f].instance(i)[m](...a).
+    function run(call) {
+        var target = call && window[call.f];
+        if (!target) {
+            return; // the tag did not load (blocked, or refused by the visitor)
+        }
+        try {
+            if (call.i !== undefined) {
+                if (target.instance) {
+                    var instance = target.instance(call.i);
+                    instance[call.m].apply(instance, call.a || []);
+                }
+            } else {
+                target.apply(window, call.a || []);
+            }
+        } catch (e) {
+            // a tag failing must not stop the others
+        }
+    }
+
     function fire(event) {
+        if (Array.isArray(event.calls)) {
+            event.calls.forEach(run);
+            return;
+        }
+        // an event without calls (kept by an earlier version of the addon)
         (event.meta || []).forEach(function (pixel) {
             if (window.fbq) {
                 window.fbq("trackSingle", pixel, event.name, event.meta_data || {}, {
