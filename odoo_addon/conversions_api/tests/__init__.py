@@ -5,6 +5,7 @@ from . import (
     test_outbox_transactions,
     test_pixel_endpoint,
     test_pixel_tour,
+    test_platforms,
     test_poison_rows,
     test_public_endpoints,
     test_retention,
@@ -15,4 +16,5 @@ from . import (
     test_storefront_helpers,
     test_storefront_latency,
     test_storefront_paths,
+    test_storefront_platforms,
 )

@@ -5,8 +5,14 @@ import hashlib
 from convapi.testing import FakeAdServer
 from odoo.tests.common import TransactionCase
 
+from .. import const
+
 META_PIXEL = '1234567890'
 TIKTOK_PIXEL = 'CTESTPIXEL0001'
+PINTEREST_AD_ACCOUNT = '549755885175'
+PINTEREST_TAG = '2612345678901'  # the browser tag: not the ad account
+GA4_MEASUREMENT_ID = 'G-CONVAPI01'
+GA4_API_SECRET = 'ga4-test-api-secret-XyZ'
 TOKEN = 'conversions-api-test-token'
 USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) conversions_api tests'
 
@@ -16,13 +22,37 @@ def sha256(value):
 
 
 def point_params_at(env, fake):
-    """Route both platforms to the fake and keep the sender from retrying on its own."""
+    """Route every platform to the fake and keep the sender from retrying on its own."""
     params = env['ir.config_parameter'].sudo()
-    params.set_param('conversions_api.meta_base_url', fake.base_url)
-    params.set_param('conversions_api.tiktok_base_url', fake.base_url)
+    for spec in const.PLATFORMS.values():
+        params.set_param(spec['base_url_parameter'], fake.base_url)
     params.set_param('conversions_api.sender_max_retries', '0')
     params.set_param('conversions_api.sender_timeout', '5')
-    delete_params(env, ['meta_capi.enabled', 'tiktok_eapi.enabled'])
+    delete_params(env, [f'{prefix}.enabled' for prefix in const.SYSTEM_PARAMETER_PREFIX.values()])
+
+
+# A visitor's GA4 cookies as gtag sets them, and the ids GA4 reads from them.
+GA_COOKIE = 'GA1.1.1234567890.1700000000'
+GA_CLIENT_ID = '1234567890.1700000000'
+GA_SESSION_COOKIE = 'GS2.1.s1746825440$o3$g1$t1746825500$j0$l0$h0'
+GA_SESSION_ID = '1746825440'
+# Pinterest's click id (the epik parameter of a promoted pin's link).
+EPIK = 'dj0yJnU9ZXBpa1Rlc3RDbGljayZuPWNvbnZhcGk'
+
+
+def add_pinterest_and_ga4_services(cls, website, **values):
+    """A Pinterest ad account (with its browser tag) and a GA4 web stream on ``website``, as
+    ``cls.pinterest_service`` and ``cls.ga4_service``."""
+    Service = cls.env['conversions.api.service']
+    cls.pinterest_service = Service.create(dict({
+        'name': 'Pinterest test account', 'platform': 'pinterest',
+        'pixel_id': PINTEREST_AD_ACCOUNT, 'access_token': TOKEN, 'tag_id': PINTEREST_TAG,
+        'website_id': website.id,
+    }, **values))
+    cls.ga4_service = Service.create(dict({
+        'name': 'GA4 test stream', 'platform': 'ga4', 'pixel_id': GA4_MEASUREMENT_ID,
+        'access_token': GA4_API_SECRET, 'website_id': website.id,
+    }, **values))
 
 
 def delete_params(env, keys):
