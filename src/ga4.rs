@@ -53,6 +53,8 @@ pub static SPEC: PlatformSpec = PlatformSpec {
         body_into(&mut tree, events, request);
         tree.finish()
     },
+    stream_body: None,
+    write_event: |w, event| event_into(w, event),
     classify,
     event_name: ga4_event_name,
 };

@@ -47,6 +47,15 @@ pub static SPEC: PlatformSpec = PlatformSpec {
         meta_body_into(&mut tree, events, request.test_event_code.as_deref());
         tree.finish()
     },
+    stream_body: Some(|w, _, request, events| {
+        let done = w.stream_objs("data", events);
+        w.str(
+            "test_event_code",
+            request.test_event_code.as_deref().map(str::trim),
+        );
+        done
+    }),
+    write_event: |w, event| meta_event(w, event),
     classify: classify_meta,
     event_name: |name| {
         Ok(Cow::Owned(

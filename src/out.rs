@@ -503,6 +503,48 @@ impl<'b> JsonWriter<'b> {
     }
 }
 
+/// The objects of a list being written one at a time ([`JsonWriter::stream_objs`]).
+pub struct ObjList<'w, 'b> {
+    w: &'w mut JsonWriter<'b>,
+    count: usize,
+}
+
+impl<'b> ObjList<'_, 'b> {
+    /// Appends one object, filled by `fill`.
+    pub fn push(&mut self, fill: impl FnOnce(&mut JsonWriter<'b>)) {
+        if self.count > 0 {
+            self.w.buf.push(b',');
+        }
+        self.w.buf.push(b'{');
+        self.w.first = true;
+        fill(self.w);
+        self.w.buf.push(b'}');
+        self.count += 1;
+    }
+}
+
+impl<'b> JsonWriter<'b> {
+    /// Writes `key` and a list of objects that `items` appends one at a time, so that events
+    /// are written as they are parsed (while their input is still in the cache). `items`
+    /// returns false to stop (its caller holds the reason); the list is then left unfinished
+    /// and false returned.
+    pub fn stream_objs(
+        &mut self,
+        key: &'static str,
+        items: &mut dyn FnMut(&mut ObjList<'_, 'b>) -> bool,
+    ) -> bool {
+        self.key(key);
+        self.buf.push(b'[');
+        let mut list = ObjList { w: self, count: 0 };
+        if !items(&mut list) {
+            return false;
+        }
+        self.buf.push(b']');
+        self.first = false;
+        true
+    }
+}
+
 impl<'a> Sink<'a> for JsonWriter<'_> {
     fn str(&mut self, key: &'static str, value: Option<&'a str>) {
         if let Some(v) = value.filter(|v| !v.is_empty()) {

@@ -47,6 +47,8 @@ pub static SPEC: PlatformSpec = PlatformSpec {
         body_into(&mut tree, events);
         tree.finish()
     },
+    stream_body: Some(|w, _, _, events| w.stream_objs("data", events)),
+    write_event: |w, event| event_into(w, event),
     classify,
     event_name: |name| Ok(Cow::Borrowed(pinterest_event_name(name))),
 };

@@ -7,7 +7,7 @@
 
 use crate::error::ValidationError;
 use crate::event::Event;
-use crate::out::Out;
+use crate::out::{JsonWriter, ObjList, Out};
 use crate::sender::Attempt;
 use serde_json::Value;
 use std::fmt;
@@ -115,6 +115,13 @@ pub struct PlatformSpec {
     pub identity: Option<fn(&Event<'_>) -> String>,
     /// The request body, as bytes (appended to the buffer).
     pub write_body: fn(&mut Vec<u8>, &[Event<'_>], &Target, &Request),
+    /// The request body written around a stream of events (the bytes path, which parses and
+    /// writes each event while its input is hot): the body's own keys, and the events list
+    /// filled by the callback through [`PlatformSpec::write_event`]. `None` for a platform
+    /// whose body depends on its events as a whole (GA4's user fields).
+    pub stream_body: Option<StreamBody>,
+    /// One event object of the events list (for `stream_body`).
+    pub write_event: fn(&mut JsonWriter<'_>, &Event<'_>),
     /// The request body, as a payload tree (for Python dicts and `serde_json::Value`).
     pub build_body: for<'a> fn(&'a [Event<'a>], &'a Target, &'a Request) -> Out<'a>,
     /// What an answer means: accepted (maybe with some events failed), or a failure, transient
@@ -123,6 +130,14 @@ pub struct PlatformSpec {
     /// The platform's name for a neutral event name.
     pub event_name: fn(&str) -> Result<std::borrow::Cow<'static, str>, ValidationError>,
 }
+
+/// See [`PlatformSpec::stream_body`]: returns false when the events callback stopped.
+pub type StreamBody = for<'w, 'b> fn(
+    &'w mut JsonWriter<'b>,
+    &Target,
+    &Request,
+    &mut dyn FnMut(&mut ObjList<'_, 'b>) -> bool,
+) -> bool;
 
 /// One HTTP answer, as the classifiers see it.
 #[derive(Debug)]

@@ -588,6 +588,9 @@ fn encode_payload<'py>(
     let spec = platform_arg(platform)?;
     let request = request_arg(spec, test_event_code, test)?;
     let target = target_arg(py, spec, pixel_code)?;
+    if let Some(stream) = spec.stream_body {
+        return encode_streamed(py, spec, stream, events, &target, &request, strict);
+    }
     let events = events_arg(events)?;
     let inputs = events.inputs();
     let opts = options(strict);
@@ -607,6 +610,113 @@ fn encode_payload<'py>(
     let bytes = PyBytes::new(py, &buf);
     BODY_BUFFER.with(|b| *b.borrow_mut() = buf);
     Ok(bytes)
+}
+
+/// Events read from Python, parsed and written per chunk: each chunk's dicts are read with the
+/// GIL held, then parsed and written with it released (from 64 events), so every event is
+/// written while its input is still in the cache instead of after the whole batch was read.
+const STREAM_CHUNK: usize = 32;
+
+/// [`encode_payload`] for a platform that writes its body around a stream of events.
+#[allow(clippy::too_many_arguments)]
+fn encode_streamed<'py>(
+    py: Python<'py>,
+    spec: &'static PlatformSpec,
+    stream: crate::platform::StreamBody,
+    events: &Bound<'_, PyAny>,
+    target: &Target,
+    request: &Request,
+    strict: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let items: Vec<Bound<'_, PyAny>> = if events.is_instance_of::<PyDict>() {
+        vec![events.clone()]
+    } else if events.is_instance_of::<PyList>() || events.is_instance_of::<PyTuple>() {
+        events.try_iter()?.collect::<PyResult<_>>()?
+    } else {
+        return Err(PyTypeError::new_err(
+            "events must be a list of event dicts (or one event dict)",
+        ));
+    };
+    let count_error = if items.is_empty() {
+        Some(ValidationError::new(
+            "events",
+            "at least one event is required",
+        ))
+    } else if items.len() > crate::event::MAX_EVENTS {
+        Some(ValidationError::new(
+            "events",
+            format!(
+                "{} events: a request carries at most {} (the senders split larger sends)",
+                items.len(),
+                crate::event::MAX_EVENTS
+            ),
+        ))
+    } else {
+        None
+    };
+    if let Some(e) = count_error {
+        return Err(validation_error(py, &e));
+    }
+    let opts = options(strict);
+    let release = items.len() >= RELEASE_GIL_FROM_EVENTS;
+    let mut buf = BODY_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    buf.clear();
+    // The first failure, reading (a Python error) or building (a ValidationError).
+    let mut failure: Option<PyErr> = None;
+    let written = {
+        let mut w = crate::out::JsonWriter::new(&mut buf);
+        let done = stream(&mut w, target, request, &mut |list| {
+            for (c, chunk) in items.chunks(STREAM_CHUNK).enumerate() {
+                let base = c * STREAM_CHUNK;
+                let mut keep = Vec::with_capacity(chunk.len() * 40);
+                let mut inputs = Vec::with_capacity(chunk.len());
+                for (j, item) in chunk.iter().enumerate() {
+                    match to_input(item, None, &mut keep) {
+                        Ok(input) => inputs.push(input),
+                        Err(e) => {
+                            failure = Some(within_event(py, e, base + j));
+                            return false;
+                        }
+                    }
+                }
+                let mut write_chunk = || -> Result<(), ValidationError> {
+                    for (j, input) in inputs.iter().enumerate() {
+                        let at = |e: ValidationError| e.within(&format!("events[{}]", base + j));
+                        let event = crate::event::Event::parse(input, &opts).map_err(at)?;
+                        (spec.check_event)(&event, target, request).map_err(at)?;
+                        list.push(|w| (spec.write_event)(w, &event));
+                    }
+                    Ok(())
+                };
+                let built = if release {
+                    py.detach(write_chunk)
+                } else {
+                    write_chunk()
+                };
+                if let Err(e) = built {
+                    failure = Some(validation_error(py, &e));
+                    return false;
+                }
+                // The chunk's strings are released here, with the GIL held.
+                drop(inputs);
+                drop(keep);
+            }
+            true
+        });
+        if done {
+            w.finish();
+        }
+        done
+    };
+    let result = if written {
+        Ok(PyBytes::new(py, &buf))
+    } else {
+        Err(failure.unwrap_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("the body could not be written")
+        }))
+    };
+    BODY_BUFFER.with(|b| *b.borrow_mut() = buf);
+    result
 }
 
 /// The platform's name for a neutral event name (`PageView` → TikTok's `Pageview`, GA4's

@@ -47,6 +47,16 @@ pub static SPEC: PlatformSpec = PlatformSpec {
         );
         tree.finish()
     },
+    stream_body: Some(|w, target, request, events| {
+        w.str("event_source", Some("web"));
+        w.str("event_source_id", Some(target.id.trim()));
+        w.str(
+            "test_event_code",
+            request.test_event_code.as_deref().map(str::trim),
+        );
+        w.stream_objs("data", events)
+    }),
+    write_event: |w, event| tiktok_event(w, event),
     classify: classify_tiktok,
     event_name: |name| Ok(Cow::Owned(tiktok_event_name(name).to_string())),
 };
