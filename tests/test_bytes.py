@@ -1,0 +1,106 @@
+"""encode_*_payload: the request bodies as bytes, as the senders post them.
+
+They must equal the dict builders' output as JSON for every platform and batch size (the bytes
+path streams events in chunks, the dict path does not), name the failing event the same way,
+and be what the fakes accept.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import convapi
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benches"))
+import shoppers  # noqa: E402
+
+NOW = int(time.time())
+
+
+def meta_events(n: int) -> list[dict[str, Any]]:
+    return [shoppers.convapi_event(s, NOW) for s in shoppers.shoppers(n)]
+
+
+def pinterest_events(n: int) -> list[dict[str, Any]]:
+    return meta_events(n)
+
+
+def ga4_events(n: int) -> list[dict[str, Any]]:
+    # One user per request: the same browser, ids and user data for every event.
+    events = []
+    for i, e in enumerate(meta_events(n)):
+        e["user"] = {"email": "jane.doe@gmail.com", "client_id": "GA1.1.1234567890.1700000000",
+                     "external_id": "cust-1", "country": "FR"}
+        e["custom"]["order_id"] = f"S{i}"
+        events.append(e)
+    return events
+
+
+CASES = {
+    "meta": (meta_events, convapi.build_meta_payload, convapi.encode_meta_payload, {}),
+    "tiktok": (meta_events, convapi.build_tiktok_payload, convapi.encode_tiktok_payload,
+               {"pixel_code": "CPIXEL1"}),
+    "pinterest": (pinterest_events, convapi.build_pinterest_payload,
+                  convapi.encode_pinterest_payload, {}),
+    "ga4": (ga4_events, convapi.build_ga4_payload, convapi.encode_ga4_payload, {}),
+}
+
+
+@pytest.mark.parametrize("platform", CASES)
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 100, 1000])
+def test_bytes_equal_the_dict_payload(platform: str, n: int) -> None:
+    make, build, encode, kw = CASES[platform]
+    if platform == "ga4":
+        n = min(n, 25)
+    events = make(n)
+    body = encode(events, **kw)
+    assert isinstance(body, bytes)
+    assert json.loads(body) == build(events, **kw)
+    assert body == convapi.encode_payload(platform, events, **kw)
+
+
+def test_one_event_dict_and_tuples_are_accepted() -> None:
+    event = meta_events(1)[0]
+    assert json.loads(convapi.encode_meta_payload(event)) == convapi.build_meta_payload([event])
+    assert convapi.encode_meta_payload((event,)) == convapi.encode_meta_payload([event])
+
+
+@pytest.mark.parametrize("bad_at", [0, 31, 32, 70, 999])
+def test_errors_name_the_event_in_every_chunk(bad_at: int) -> None:
+    events = meta_events(1000)
+    events[bad_at]["custom"]["currency"] = "EURO"
+    for call in (convapi.encode_meta_payload, convapi.build_meta_payload):
+        with pytest.raises(convapi.ValidationError) as info:
+            call(events)
+        assert info.value.field == f"events[{bad_at}].custom.currency"
+    events = meta_events(100)
+    events[bad_at % 100]["user"]["email"] = {"not": "text"}
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.encode_meta_payload(events)
+    assert info.value.field.startswith(f"events[{bad_at % 100}].")
+
+
+def test_batch_limits_and_wrong_types() -> None:
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.encode_meta_payload([])
+    assert info.value.field == "events"
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.encode_meta_payload(meta_events(1) * 1001)
+    assert info.value.field == "events"
+    with pytest.raises(TypeError):
+        convapi.encode_meta_payload("not events")  # type: ignore[arg-type]
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.encode_meta_payload([meta_events(1)[0], 42])  # type: ignore[list-item]
+    assert info.value.field == "events[1]"
+
+
+def test_the_buffer_reuse_never_leaks_an_earlier_body() -> None:
+    big = convapi.encode_meta_payload(meta_events(500))
+    small = convapi.encode_meta_payload(meta_events(1))
+    assert len(small) < len(big) // 100
+    assert json.loads(small) == convapi.build_meta_payload(meta_events(1))
