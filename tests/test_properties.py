@@ -41,6 +41,9 @@ settings.register_profile(
     suppress_health_check=list(HealthCheck),
 )
 PROFILE = settings.get_profile(os.environ.get("CONVAPI_HYPOTHESIS_PROFILE", "ci"))
+# The properties over whole events draw far bigger inputs: a tenth of the soak's cases (the
+# issue asks 100,000 per normaliser; src/proptests.rs runs them all at the full count).
+EVENTS_PROFILE = settings(PROFILE, max_examples=max(100, PROFILE.max_examples // 10))
 
 NEUTRAL_FIELDS = convapi.FIELDS[:11]
 META_KEYS = dict(zip(NEUTRAL_FIELDS, ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp"),
@@ -133,8 +136,7 @@ SHAPED: dict[str, st.SearchStrategy[Any]] = {
 SHAPED["last_name"] = SHAPED["first_name"]
 SHAPED["city"] = SHAPED["first_name"]
 
-# Decimals, but for the signaling NaN (BUG decimal-snan, its own test below).
-decimals = st.decimals(allow_nan=True, allow_infinity=True).filter(lambda d: not d.is_snan())
+decimals = st.decimals(allow_nan=True, allow_infinity=True)  # signaling NaNs included
 # JSON-like scalars, of every type a caller may pass by mistake.
 floats = st.one_of(st.floats(), st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 5e-324,
                                                   1.7976931348623157e308]))
@@ -170,12 +172,9 @@ json_like = st.recursive(
 )
 
 
-def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """A value, or the key left out (``None`` is a value too: a null)."""
-    return st.one_of(st.just(_MISSING), strategy, json_like)
-
-
-_MISSING = object()
+# One level of lists and dicts, for a single value (nested ones are the events' business).
+shallow = st.one_of(st.lists(scalars, max_size=3), st.tuples(scalars),
+                    st.dictionaries(st.text(max_size=5), scalars, max_size=3))
 
 
 def shaped_or_any(field: str) -> st.SearchStrategy[Any]:
@@ -337,7 +336,7 @@ countries = st.one_of(st.none(), st.sampled_from(COUNTRY_ARGS), st.text(max_size
 @PROFILE
 @given(data=st.data())
 def test_normaliser_gives_a_value_or_names_the_field(field: str, data: st.DataObject) -> None:
-    value = data.draw(st.one_of(messy_text, SHAPED[field], scalars, json_like), label="value")
+    value = data.draw(st.one_of(messy_text, SHAPED[field], scalars, shallow), label="value")
     country = data.draw(countries, label="country")
     try:
         out = convapi.normalize(field, value, country=country)
@@ -389,13 +388,13 @@ def test_tiktok_event_name_never_fails(name: str) -> None:
     assert isinstance(convapi.tiktok_event_name(name), str)
 
 
-@PROFILE
+@EVENTS_PROFILE
 @given(events=event_lists, strict=st.booleans())
 def test_arbitrary_events_build_or_name_the_field(events: Any, strict: bool) -> None:
     build_both(events, strict)
 
 
-@PROFILE
+@EVENTS_PROFILE
 @given(events=st.lists(st.dictionaries(keys, st.one_of(json_like, non_json), max_size=6),
                        min_size=1, max_size=2), strict=st.booleans())
 def test_events_with_python_only_types(events: list, strict: bool) -> None:
