@@ -195,7 +195,12 @@ class ConversionsApiService(models.Model):
     def _get_view(self, view_id=None, view_type='form', **options):
         arch, view = super()._get_view(view_id, view_type, **options)
         if view_type == 'form':
-            _platform_labels(arch)
+            # translated here, where the lazy labels find the environment's language
+            labels = {}
+            for platform, spec in const.PLATFORMS.items():
+                for fname, label in spec['labels'].items():
+                    labels.setdefault(fname, []).append((platform, str(label)))
+            _platform_labels(arch, labels)
         elif view_type == 'search':
             _platform_filters(arch)
         return arch, view
@@ -330,9 +335,9 @@ class ConversionsApiService(models.Model):
             max_retries = _to_int(params.get_param(const.PARAM_SENDER_MAX_RETRIES),
                                   const.DEFAULT_SENDER_MAX_RETRIES)
         if not service.pixel_id or not service.access_token:
+            pixel, secret = str(spec['labels']['pixel_id']), str(spec['labels']['access_token'])
             raise UserError(_('Service %(service)s has no %(pixel)s or %(secret)s.',
-                              service=service.name, pixel=spec['labels']['pixel_id'],
-                              secret=spec['labels']['access_token']))
+                              service=service.name, pixel=pixel, secret=secret))
         sender_class = getattr(convapi, spec['sender'], None)
         if sender_class is None:
             raise UserError(_('This version of the convapi package cannot send to %s: '
@@ -501,9 +506,10 @@ class ConversionsApiService(models.Model):
 PLATFORM_LABELLED_FIELDS = ('pixel_id', 'access_token', 'tag_id', 'test_event_code', 'test_mode')
 
 
-def _platform_labels(arch):
+def _platform_labels(arch, labels):
     """Give each platform-dependent field of a service form the label of the selected
-    platform: one ``<label>`` per platform, shown for that platform only, then the field."""
+    platform: one ``<label>`` per platform, shown for that platform only, then the field.
+    ``labels``: field name -> [(platform, its label)]."""
     for fname in PLATFORM_LABELLED_FIELDS:
         for node in arch.xpath(f"//field[@name='{fname}'][not(@nolabel)]"):
             parent = node.getparent()
@@ -511,14 +517,11 @@ def _platform_labels(arch):
                 continue
             shown_if = node.get('invisible')
             index = parent.index(node)
-            for platform, spec in const.PLATFORMS.items():
-                label = spec['labels'].get(fname)
-                if label is None:
-                    continue
+            for platform, label in labels.get(fname, ()):
                 invisible = f"platform != '{platform}'"
                 if shown_if:
                     invisible = f'{invisible} or ({shown_if})'
-                attrs = {'for': fname, 'string': str(label), 'invisible': invisible}
+                attrs = {'for': fname, 'string': label, 'invisible': invisible}
                 if node.get('groups'):
                     attrs['groups'] = node.get('groups')
                 parent.insert(index, E.label(**attrs))

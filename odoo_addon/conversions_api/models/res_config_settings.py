@@ -93,9 +93,15 @@ class ResConfigSettings(models.TransientModel):
     def _get_view(self, view_id=None, view_type='form', **options):
         arch, view = super()._get_view(view_id, view_type, **options)
         if view_type == 'form':
+            # translated here, where the lazy labels find the environment's language
+            texts = {}
+            for platform, spec in const.PLATFORMS.items():
+                texts[platform] = {'help': str(spec['help'])}
+                for fname, label in spec['labels'].items():
+                    texts[platform][fname] = str(label)
             for block in arch.xpath("//block[@id='conversions_api_settings']"):
                 for index, platform in enumerate(const.PLATFORMS):
-                    block.insert(index, _platform_setting(platform))
+                    block.insert(index, _platform_setting(platform, texts[platform]))
             for setting in arch.xpath("//setting[@id='conversions_api_endpoint_setting']"):
                 for platform, spec in const.PLATFORMS.items():
                     setting.append(_row(
@@ -110,8 +116,9 @@ def _row(*children, first=False):
     return E.div(*children, **{'class': 'row mt16' if first else 'row'})
 
 
-def _platform_setting(platform):
-    """The settings form's part of one platform: its switch, then its parameters."""
+def _platform_setting(platform, texts):
+    """The settings form's part of one platform: its switch, then its parameters (``texts``:
+    its help and field labels, translated)."""
     spec = const.PLATFORMS[platform]
     enabled = _settings_field_name(platform, 'enabled')
     rows = []
@@ -122,10 +129,10 @@ def _platform_setting(platform):
             field.set('password', 'True')
         if fname in REQUIRED_FIELDS:
             field.set('required', enabled)
-        label = E.label(**{'for': name, 'string': str(spec['labels'][fname]),
+        label = E.label(**{'for': name, 'string': texts[fname],
                            'class': 'col-lg-4 o_light_label'})
         rows.append(_row(label, field, first=not rows))
     return E.setting(
         E.field(name=enabled),
         E.div(*rows, **{'class': 'content-group', 'invisible': f'not {enabled}'}),
-        id=f'conversions_api_{platform}_setting', string=spec['label'], help=str(spec['help']))
+        id=f'conversions_api_{platform}_setting', string=spec['label'], help=texts['help'])
