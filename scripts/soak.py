@@ -1519,7 +1519,11 @@ for index in range(N // len(infos)):
 entries = Event._storefront_rows(items)
 Event._insert_entries(entries)
 env.cr.commit()
-print('SOAK_BENCH_QUEUED ' + json.dumps({'rows': len(entries)}))
+committed = time.time()
+if __TRIGGER__:  # wake the cron workers, as queueing in a shop request does
+    env.ref('conversions_api.ir_cron_conversions_api_flush')._trigger()
+    env.cr.commit()
+print('SOAK_BENCH_QUEUED ' + json.dumps({'rows': len(entries), 'committed': committed}))
 '''
 
 BENCH_DRAIN_SCRIPT = r'''
@@ -1557,12 +1561,16 @@ def scenario_drain(ctx: dict) -> dict:
     results: dict[int, list[dict]] = defaultdict(list)
     plan = [n for _ in range(args.rounds) for n in args.drainer_counts]
     random.Random(7).shuffle(plan)
+
+    def queue(rows: int, trigger: bool) -> dict:
+        script = (BENCH_QUEUE_SCRIPT.replace("__N__", str(rows))
+                  .replace("__SERVICES__", repr(services)).replace("__WEBSITE__", str(website))
+                  .replace("__UA__", repr(UA)).replace("__TRIGGER__", repr(trigger)))
+        return shell_result(odoo.shell(dbname, script, 600, log_dir / "queue.log"),
+                            "SOAK_BENCH_QUEUED")
+
     for round_index, count in enumerate(plan):
-        script = (BENCH_QUEUE_SCRIPT.replace("__N__", str(args.bench_events))
-                  .replace("__SERVICES__", repr(services))
-                  .replace("__WEBSITE__", str(website)).replace("__UA__", repr(UA)))
-        queued = shell_result(odoo.shell(dbname, script, 600, log_dir / "queue.log"),
-                              "SOAK_BENCH_QUEUED")
+        queued = queue(args.bench_events, False)
         pg.query(dbname, "VACUUM ANALYZE conversions_api_event")
         before = fake.call("stats")["events"]
         go = log_dir / f"go{round_index}"
@@ -1612,9 +1620,64 @@ def scenario_drain(ctx: dict) -> dict:
     single = summary.get(1, {}).get("median_s")
     for row in summary.values():
         row["speedup_vs_1"] = round(single / row["median_s"], 2) if single else None
+    cron_runs = drain_by_ir_cron(ctx, dbname, queue, log_dir) if args.cron_rounds else []
+    cron = {}
+    if cron_runs:
+        jobs = [r["job_s"] for r in cron_runs if r["job_s"] is not None]
+        walls = [r["seconds_to_all_sent"] for r in cron_runs]
+        cron = {"runs": len(cron_runs), "median_s_to_all_sent": round(statistics.median(walls), 2),
+                "median_job_s": round(statistics.median(jobs), 2) if jobs else None,
+                "events_per_s": round(args.bench_events / statistics.median(walls)),
+                "all_sent": all(r["all_sent"] for r in cron_runs), "runs_detail": cron_runs}
     return {"scenario": "drain", "odoo": odoo.version_label, "database": dbname,
             "events": args.bench_events, "services": len(services), "summary": summary,
-            "load_average": [load_before, load_average()]}
+            "ir_cron": cron, "load_average": [load_before, load_average()]}
+
+
+# "Job done: `name` (1.2s)." (17), "Job 'name' (23) done in 1.2s" (18),
+# "Job 'name' (23) fully done (#loop 1; done 0; remaining 0; duration 1.2s)" (19)
+FLUSH_JOB_LINE = re.compile(
+    r"Job(?: done: `Conversion APIs: send queued events` \(([\d.]+)s\)"
+    r"| 'Conversion APIs: send queued events' \(\d+\) (?:done in ([\d.]+)s"
+    r"|fully done \(.*duration ([\d.]+)s\)))")
+
+
+def drain_by_ir_cron(ctx: dict, dbname: str, queue, log_dir: Path) -> list[dict]:
+    """The same rows delivered by Odoo's own ir.cron: a cron-only server (one cron thread, as
+    prefork's cron worker), woken by the trigger queueing writes; the time from the commit of
+    the rows to the last one sent, and the job's duration from the cron's log."""
+    args, odoo, pg, procs = ctx["args"], ctx["odoo"], ctx["pg"], ctx["procs"]
+    cron_log = log_dir / "cron.log"
+    cron = procs.start("cron", odoo.cmd() + [
+        "-d", dbname, "--db-filter", f"^{dbname}$", "--no-http", "--workers", "0",
+        "--max-cron-threads", "1", "--log-level", "info"], log_path=cron_log, env=odoo.env())
+    runs = []
+    try:
+        for index in range(args.cron_rounds + 1):  # the first round warms the process up
+            offset = cron_log.stat().st_size if cron_log.exists() else 0
+            queued = queue(args.bench_events, True)
+
+            def all_sent(rows=queued["rows"]):
+                if cron.poll() is not None:
+                    raise SoakError(f"the cron server exited, see {cron_log}")
+                return outbox_states(pg, dbname) == {"sent": rows}
+
+            wait_for(all_sent, 600, 0.05, "the cron to send the rows")
+            ended = time.time()
+            text = cron_log.read_text(errors="replace")[offset:]
+            jobs = [float(next(g for g in m.groups() if g))
+                    for m in FLUSH_JOB_LINE.finditer(text)]
+            if index == 0:
+                continue
+            run = {"seconds_to_all_sent": round(ended - queued["committed"], 2),
+                   "job_s": max(jobs) if jobs else None, "jobs_logged": len(jobs),
+                   "all_sent": True}
+            runs.append(run)
+            log(f"ir.cron round {index}/{args.cron_rounds}: {queued['rows']} rows sent "
+                f"{run['seconds_to_all_sent']} s after their commit (job {run['job_s']} s)")
+    finally:
+        procs.stop(cron)
+    return runs
 
 
 # --------------------------------------------------------------------------------------------
@@ -1662,6 +1725,12 @@ def print_report(results: list[dict], args: argparse.Namespace, odoo: OdooTree,
                 print(f"{count} | {row['runs']} | {row['median_s']} | {row['min_s']}-"
                       f"{row['max_s']} | {row['events_per_s']} | {row['speedup_vs_1']}x | "
                       f"{row['all_sent'] and row['all_received']}")
+            cron = result.get("ir_cron")
+            if cron:
+                print(f"ir.cron (cron-only server, woken by the queue's trigger): "
+                      f"{cron['runs']} runs, median {cron['median_s_to_all_sent']} s from the "
+                      f"commit to the last row sent ({cron['events_per_s']} events/s), median "
+                      f"job {cron['median_job_s']} s, all sent {cron['all_sent']}")
         elif name == "outage":
             print_outage(result)
 
@@ -1731,6 +1800,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="kill: how long the armed COMMIT is held")
     parser.add_argument("--bench-events", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cron-rounds", type=int, default=3,
+                        help="drain: also this many runs of Odoo's own ir.cron (0: none)")
     parser.add_argument("--drainer-counts", type=lambda s: [int(x) for x in s.split(",")],
                         default=[1, 2, 4])
     parser.add_argument("--deadline-minutes", type=float, default=20.0,
