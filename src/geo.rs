@@ -59,6 +59,18 @@ pub fn is_currency(code: &str) -> bool {
 
 /// The lowercase 2-letter code of a US state or Canadian province, from its code or full name.
 pub fn state_code(country: &str, value: &str) -> Option<&'static str> {
+    // The usual input, a 2-letter code: compared as is, no key to build.
+    if let [a, b] = value.as_bytes() {
+        if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() {
+            let code = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
+            if let Some(row) = STATES
+                .iter()
+                .find(|(c, code2, _)| *c == country && code2.as_bytes() == code)
+            {
+                return Some(row.1);
+            }
+        }
+    }
     let key = ascii_key(value);
     STATES
         .iter()

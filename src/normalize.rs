@@ -348,7 +348,7 @@ fn normalize_phone(value: &str, country: Option<&str>) -> Result<String, Validat
         // No region: the number must already carry its country code.
         (format!("+{cleaned}"), None)
     };
-    crate::phone::e164(&input, region.as_deref()).map_err(|e| match e {
+    let e164 = crate::phone::e164(&input, region.as_deref()).map_err(|e| match e {
         PhoneError::UnknownRegion => {
             ValidationError::new("country", "not a region phone numbers can be parsed for")
         }
@@ -357,7 +357,13 @@ fn normalize_phone(value: &str, country: Option<&str>) -> Result<String, Validat
         }
         PhoneError::NotANumber => err("not a phone number"),
         PhoneError::Invalid => err("not a possible number for its country"),
-    })
+    })?;
+    // E.164 caps a number at 15 digits; some regions' patterns (Germany's, with extensions
+    // dialled in) let longer ones through.
+    if e164.len() > 16 {
+        return Err(err("is longer than the 15 digits of an E.164 number"));
+    }
+    Ok(e164)
 }
 
 fn normalize_name(value: &str) -> Option<String> {
@@ -467,13 +473,23 @@ fn normalize_date_of_birth(value: &str) -> Result<String, ValidationError> {
     let err = |msg: &str| ValidationError::new("date_of_birth", msg);
     // A datetime's time part is irrelevant: "1997-02-16T00:00:00+01:00" -> "1997-02-16".
     let date = value.split(['T', ' ']).next().unwrap_or(value);
-    let parts: Vec<&str> = date.split(['-', '/', '.']).collect();
+    // At most three parts matter; a fourth means the shape is wrong (no Vec for this).
+    let mut split = date.split(['-', '/', '.']);
+    let mut held: [&str; 3] = [""; 3];
+    let mut count = 0;
+    for part in split.by_ref().take(4) {
+        if count < 3 {
+            held[count] = part;
+        }
+        count += 1;
+    }
+    let parts: &[&str] = if count <= 3 { &held[..count] } else { &[] };
     let num = |s: &str| -> Option<i64> {
         (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
             .then(|| s.parse().ok())
             .flatten()
     };
-    let (y, m, d) = match parts.as_slice() {
+    let (y, m, d) = match parts {
         [single] if single.len() == 8 && single.bytes().all(|b| b.is_ascii_digit()) => {
             let y = num(&single[0..4]);
             let m = num(&single[4..6]);
@@ -520,7 +536,14 @@ fn normalize_date_of_birth(value: &str) -> Result<String, ValidationError> {
     if (y, m as u32, d as u32) > (this_year, this_month, this_day) {
         return Err(err("is in the future"));
     }
-    Ok(format!("{y:04}{m:02}{d:02}"))
+    // YYYYMMDD, the year checked to be 1900..=this year above.
+    let mut out = String::with_capacity(8);
+    for (value, width) in [(y, 4u32), (m, 2), (d, 2)] {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + ((value / 10i64.pow(p)) % 10) as u8));
+        }
+    }
+    Ok(out)
 }
 
 fn normalize_state(value: &str, country: Option<&str>) -> Result<String, ValidationError> {
@@ -831,6 +854,48 @@ mod sha256_tests {
             prop_assert_eq!(String::from_utf8_lossy(&sha256_hex(&value)).into_owned(), reference(&value));
             prop_assert_eq!(sha256_hex_common(&value), sha256_hex(&value));
             prop_assert_eq!(sha256_hex_common(&value), sha256_hex(&value), "a cache hit gives the same digest");
+        }
+    }
+}
+
+#[cfg(test)]
+mod e164_length {
+    use super::*;
+
+    #[test]
+    fn longer_than_fifteen_digits_is_refused() {
+        // Germany's patterns accept it (extensions dialled in); E.164 does not.
+        assert!(crate::phone::e164("+4921000000000000", None).is_ok());
+        assert_eq!(
+            normalize("phone", "+4921000000000000", None)
+                .err()
+                .map(|e| e.field),
+            Some("phone".to_string())
+        );
+        assert_eq!(
+            normalize("phone", "+49 2100 000000000", None)
+                .ok()
+                .as_deref(),
+            Some("+492100000000000")
+        );
+    }
+
+    #[test]
+    fn dates_of_birth_in_every_shape() {
+        for (given, expected) in [
+            ("1997-02-16", "19970216"),
+            ("19970216", "19970216"),
+            ("2/16/1997", "19970216"),
+            ("16.02.1997", "19970216"),
+            ("1997-02-16T00:00:00+01:00", "19970216"),
+            ("0001-1-1", ""),
+            ("1997-02-16-01", ""),
+        ] {
+            assert_eq!(
+                normalize("date_of_birth", given, None).unwrap_or_default(),
+                expected,
+                "{given}"
+            );
         }
     }
 }
