@@ -10,11 +10,14 @@
 
 use crate::error::ValidationError;
 use crate::event::{parse_inputs, BuildOptions, Event};
+use crate::ga4::{self, ga4_body, ga4_event_name};
 use crate::geo;
 use crate::input::Input;
 use crate::meta::{build_meta_payload, meta_body};
 use crate::normalize::{hash_value, is_sha256_hex, normalize, today, Field};
 use crate::out::Out;
+use crate::pinterest::{pinterest_body, pinterest_event_name};
+use crate::platform::Request;
 use crate::tiktok::{build_tiktok_payload, tiktok_body, tiktok_event_name};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -622,7 +625,10 @@ fn check_shape(field: Field, country: Option<&str>, out: &str) -> Result<(), Tes
         Field::Phone => {
             let digits = &out[1.min(out.len())..];
             out.starts_with('+')
-                && (4..=15).contains(&digits.len())
+                // E.164 says 15 digits at most; libphonenumber's metadata (followed by the
+                // phonenumber crate, and Google's own library agrees) allows a few more, e.g.
+                // German numbers with 15 national digits: +4921000000000000 is valid there
+                && (4..=17).contains(&digits.len())
                 && digits.bytes().all(|b| b.is_ascii_digit())
                 && !digits.starts_with('0')
         }
@@ -879,6 +885,18 @@ fn check_build(events: &[Input<'_>], strict: bool) -> Result<(), TestCaseError> 
         Ok(out) => check_payload(out, &parsed, false)?,
         Err(err) => check_events_error(&err, strict)?,
     }
+    // Pinterest and GA4: the same tree rules (their own shapes are their modules' tests)
+    let request = Request::default();
+    for built in [pinterest_body(&parsed), ga4_body(&parsed, &request)] {
+        match built {
+            Ok(out) => {
+                check_tree(&out, "")?;
+                serde_json::to_string(&out.into_value())
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            Err(err) => check_events_error(&err, strict)?,
+        }
+    }
     Ok(())
 }
 
@@ -961,8 +979,39 @@ proptest! {
     }
 
     #[test]
-    fn tiktok_event_names_never_panic(name in messy_text()) {
+    fn event_names_of_every_platform(name in messy_text()) {
         let _ = tiktok_event_name(&name);
+        prop_assert!(!pinterest_event_name(&name).is_empty());
+        match ga4_event_name(&name) {
+            Ok(mapped) => {
+                prop_assert!(!mapped.is_empty());
+                // a GA4 name is given back as it is
+                let again = ga4_event_name(&mapped);
+                prop_assert_eq!(again.as_deref().ok(), Some(mapped.as_ref()));
+            }
+            Err(err) => prop_assert!(!err.field.is_empty() && !err.message.is_empty(), "{}", err),
+        }
+    }
+
+    #[test]
+    fn ga4_identities_are_idempotent(value in prop_oneof![
+        messy_text(),
+        "GA[0-9]\\.[0-9]\\.[0-9]{1,12}\\.[0-9]{1,12}",
+        "GS[12]\\.[0-9]\\.s?[0-9]{1,12}(\\$[a-z][0-9]{1,4}){0,3}(\\.[0-9]{1,10}){0,4}",
+        "[0-9]{1,12}(\\.[0-9]{1,12})?",
+    ]) {
+        if let Some(id) = ga4::client_id(&value) {
+            prop_assert!(id.split('.').count() == 2 && id.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+            prop_assert_eq!(ga4::client_id(&id), Some(id.clone()));
+        }
+        if let Some(id) = ga4::session_id(&value) {
+            prop_assert!(!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()), "{:?}", id);
+            prop_assert_eq!(ga4::session_id(&id), Some(id.clone()));
+        }
+        if let Ok(email) = normalize("email", &value, None) {
+            let google = ga4::normalize_email(&email);
+            prop_assert_eq!(ga4::normalize_email(&google), google.clone(), "Google's email rule");
+        }
     }
 
     #[test]

@@ -172,9 +172,12 @@ json_like = st.recursive(
 )
 
 
-# One level of lists and dicts, for a single value (nested ones are the events' business).
-shallow = st.one_of(st.lists(scalars, max_size=3), st.tuples(scalars),
-                    st.dictionaries(st.text(max_size=5), scalars, max_size=3))
+# One level of lists and dicts, for a single value (nested ones are the events' business);
+# without the Decimals Python cannot convert (BUG nested-error-field, its own test below).
+_convertible = st.one_of(st.none(), st.booleans(), st.integers(), floats, messy_text,
+                         st.decimals(allow_nan=False, allow_infinity=False), st.dates())
+shallow = st.one_of(st.lists(_convertible, max_size=3), st.tuples(_convertible),
+                    st.dictionaries(st.text(max_size=5), _convertible, max_size=3))
 
 
 def shaped_or_any(field: str) -> st.SearchStrategy[Any]:
@@ -303,14 +306,26 @@ def assert_names_the_field(error: convapi.ValidationError) -> None:
     assert str(error).startswith(f"{error.field}: "), (error.field, str(error))
 
 
+PLATFORM_OPTIONS = {"meta": {"test_event_code": " T1 "}, "tiktok": {"pixel_code": PIXEL},
+                    "pinterest": {"test": True}, "ga4": {"test": True}}
+
+
 def build_both(events: Any, strict: bool) -> None:
+    """Every platform's builder on ``events``: a payload (strict JSON, no empty value, the
+    request body the sender posts equal to it; Meta and TikTok: digests only, times in the
+    window) or a ValidationError naming the field."""
     count = len(events) if isinstance(events, (list, tuple)) else 1
-    for platform in ("meta", "tiktok"):
+    platforms = getattr(convapi, "PLATFORMS", ("meta", "tiktok"))
+    build = getattr(convapi, "build_payload", None)
+    for platform in platforms:
+        options = PLATFORM_OPTIONS.get(platform, {})
         try:
-            if platform == "meta":
-                body = convapi.build_meta_payload(events, test_event_code=" T1 ", strict=strict)
+            if build is not None:
+                body = build(platform, events, strict=strict, **options)
+            elif platform == "meta":
+                body = convapi.build_meta_payload(events, strict=strict, **options)
             else:
-                body = convapi.build_tiktok_payload(events, pixel_code=PIXEL, strict=strict)
+                body = convapi.build_tiktok_payload(events, strict=strict, **options)
         except convapi.ValidationError as error:
             assert_names_the_field(error)
             continue
@@ -318,13 +333,14 @@ def build_both(events: Any, strict: bool) -> None:
             # Python types with no JSON meaning: a TypeError, whose message names the key
             assert not is_json_like(events), (events, error)
             continue
-        check_payload(body, platform, count)
-        encode = getattr(convapi, f"encode_{platform}_payload", None)
+        if platform in ("meta", "tiktok"):
+            check_payload(body, platform, count)
+        else:
+            json.dumps(body, allow_nan=False)
+        encode = getattr(convapi, "encode_payload", None)
         if encode is not None:
-            args = {"test_event_code": " T1 "} if platform == "meta" else {"pixel_code": PIXEL}
-            sent = json.loads(encode(events, strict=strict, **args))
-            assert sent.keys() == body.keys()
-            assert len(sent["data"]) == len(body["data"])
+            sent = json.loads(encode(platform, events, strict=strict, **options))
+            assert sent.keys() == body.keys(), (platform, sent.keys(), body.keys())
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -353,7 +369,8 @@ def test_normaliser_gives_a_value_or_names_the_field(field: str, data: st.DataOb
     if is_digest(out.lower()) and len(out) == 64:
         assert out == out.lower()
     elif field == "phone":
-        assert out[0] == "+" and out[1:].isdigit() and out[1] != "0" and len(out) <= 16, out
+        # at most 17 digits: libphonenumber allows a few beyond E.164's 15 (+4921000000000000)
+        assert out[0] == "+" and out[1:].isdigit() and out[1] != "0" and len(out) <= 18, out
     elif field == "email":
         assert "@" in out and out == out.lower() and not set(out) & set(WHITE_SPACE), out
     elif field == "gender":
@@ -484,3 +501,31 @@ def test_decimal_signaling_nan_is_a_validation_error(where: str) -> None:
             convapi.build_meta_payload([{"event_name": "Lead", "action_source": "system_generated",
                                          "custom": {"value": Decimal("sNaN")}}])
     assert info.value.field
+
+
+# --- known bugs (expected failures, each named; the general strategies leave them out) -------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG nested-error-field: src/python.rs names a value it cannot convert (Decimal('sNaN'), a "
+    "lone surrogate) by its innermost key only: normalize('external_id', {'': Decimal('sNaN')}) "
+    "raises ValidationError(field='') instead of field='external_id'"))
+@pytest.mark.parametrize("value", [{"": Decimal("sNaN")}, {"x": Decimal("sNaN")},
+                                   {"x": "\udc00"}])
+def test_bug_normalize_names_its_field_for_a_nested_bad_value(value: Any) -> None:
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.normalize("external_id", value)
+    assert info.value.field == "external_id"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG nested-error-field: in an event, the field of a value src/python.rs cannot convert "
+    "is the event and the innermost key only: custom {'x': {'y': Decimal('sNaN')}} gives "
+    "field 'events[0].y' instead of 'events[0].custom.x.y' (custom {'value': sNaN} gives "
+    "'events[0].value', with {'': sNaN} just 'events[0]')"))
+def test_bug_conversion_error_names_the_whole_path() -> None:
+    event = {"event_name": "Lead", "action_source": "system_generated",
+             "custom": {"x": {"y": Decimal("sNaN")}}}
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.build_meta_payload([event])
+    assert info.value.field == "events[0].custom.x.y"
