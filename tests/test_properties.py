@@ -161,8 +161,15 @@ KNOWN_KEYS = [
 ]
 keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=12))
 
+# Nested, a Decimal('sNaN') is named by its innermost key only (BUG nested-error-field, below):
+# the nested values leave it out.
+nested_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(-(2**63), 2**63 - 1),
+    st.integers(2**63, 2**100), floats, messy_text,
+    decimals.filter(lambda d: not d.is_snan()), st.dates(), st.datetimes(),
+)
 json_like = st.recursive(
-    scalars,
+    nested_scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=5),
         st.tuples(inner, inner),
@@ -529,3 +536,13 @@ def test_bug_conversion_error_names_the_whole_path() -> None:
     with pytest.raises(convapi.ValidationError) as info:
         convapi.build_meta_payload([event])
     assert info.value.field == "events[0].custom.x.y"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG nested-error-field: one event given as a dict (not a list), a value src/python.rs "
+    "cannot convert under an empty key gives a ValidationError naming no field at all: "
+    "build_meta_payload({'event_name': {'': Decimal('sNaN')}}) has field ''"))
+def test_bug_conversion_error_of_a_single_event_names_a_field() -> None:
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.build_meta_payload({"event_name": {"": Decimal("sNaN")}})
+    assert info.value.field
