@@ -1131,7 +1131,9 @@ class Shopper:
         if "/shop/address" not in page.url:
             raise CheckoutError(f"checkout led to {page.url}, not the address form")
         doc = html.fromstring(page.content)
-        forms = doc.xpath("//form[contains(@class, 'checkout_autoformat')]")
+        # 17/18: form.checkout_autoformat, 19: form.address_autoformat (name address_form)
+        forms = doc.xpath("//form[contains(@class, 'checkout_autoformat') or "
+                          "contains(@class, 'address_autoformat') or @name='address_form']")
         if not forms:
             raise CheckoutError("no address form on /shop/address")
         form = forms[0]
