@@ -5,6 +5,9 @@ the console shows."""
 
 import json
 from datetime import timedelta
+from unittest.mock import patch
+
+import convapi
 
 from odoo import fields
 from odoo.tests import tagged
@@ -116,11 +119,11 @@ class TestPoisonRows(ConversionsApiCase):
         self.assertEqual(len(self.fake.meta_events(META_PIXEL)), 2)
         self.assert_never_claimed_again(broken, not_an_event)
 
-    def test_unexpected_error_of_one_row_does_not_hold_its_batch(self):
-        """An event convapi cannot even read (here a lone surrogate, which its bindings refuse
-        with a UnicodeEncodeError) is isolated like a refused one: the others are sent now, not
-        retried with it until they all fail."""
-        rows = self.queue(6, 'unexpected')
+    def test_lone_surrogate_fails_alone(self):
+        """A string JSON can hold and UTF-8 cannot (a lone surrogate): convapi refuses the event
+        (a ValidationError since 1da254c; a UnicodeEncodeError before, the unexpected path
+        below): the others are sent now, not retried with it until they all fail."""
+        rows = self.queue(6, 'surrogate')
         bad = rows.sorted('id')[1]
         bad.payload = bad.payload.replace('"custom": {', '"custom": {"content_name": "\\ud800", ')
         self.assertIn('\ud800', json.loads(bad.payload)['custom']['content_name'])
@@ -129,8 +132,62 @@ class TestPoisonRows(ConversionsApiCase):
         self.assertEqual(set((rows - bad).mapped('state')), {'sent'})
         self.assertEqual(len(self.fake.meta_events(META_PIXEL)), 5)
         self.assertEqual(bad.state, 'failed')
-        self.assertIn('UnicodeEncodeError', bad.error)
+        self.assertTrue('surrogate' in bad.error or 'UnicodeEncodeError' in bad.error, bad.error)
         self.assert_never_claimed_again(bad)
+
+    def test_unexpected_error_of_one_row_does_not_hold_its_batch(self):
+        """An event convapi fails on with an unexpected error (not one of its own): the row is
+        found by building each event alone, fails at once, and the others are sent now."""
+        real_build = convapi.build_meta_payload
+
+        def build(events, *args, **kwargs):
+            if any((event.get('custom') or {}).get('content_name') == 'boom' for event in events):
+                raise RuntimeError('convapi cannot read this event')
+            return real_build(events, *args, **kwargs)
+
+        class Sender:  # the real one, failing as the builder does first
+            def __init__(self, real):
+                self.real = real
+
+            def send(self, events, **kwargs):
+                build(events)
+                return self.real.send(events, **kwargs)
+
+        real_make = type(self.meta_service)._make_sender
+        rows = self.queue(6, 'unexpected')
+        bad = rows.sorted('id')[3]
+        edit_payload(bad, lambda p: p['custom'].update(content_name='boom'))
+        with patch.object(convapi, 'build_meta_payload', build), \
+                patch.object(type(self.meta_service), '_make_sender',
+                             lambda service, *a, **k: Sender(real_make(service, *a, **k))), \
+                mute_logger('odoo.addons.conversions_api.models.conversions_api_event'):
+            self.Event._flush_outbox()
+            self.assertEqual(set((rows - bad).mapped('state')), {'sent'})
+            self.assertEqual(len(self.fake.meta_events(META_PIXEL)), 5)
+            self.assertEqual(bad.state, 'failed')
+            self.assertEqual(bad.error, 'Unexpected error: RuntimeError')
+            self.assertEqual(self.history(bad), [(1, 'failed')])
+            self.assert_never_claimed_again(bad)
+
+    def test_unexpected_error_of_every_row_is_retried(self):
+        """When convapi fails on every event of a batch, nothing points at one event (convapi
+        itself is broken): the batch is retried later, as a transient failure."""
+        rows = self.queue(3, 'all-unexpected')
+
+        def build(events, *args, **kwargs):
+            raise RuntimeError('convapi is broken')
+
+        class Sender:
+            def send(self, events, **kwargs):
+                raise RuntimeError('convapi is broken')
+
+        with patch.object(convapi, 'build_meta_payload', build), \
+                patch.object(type(self.meta_service), '_make_sender',
+                             lambda service, *a, **k: Sender()), \
+                mute_logger('odoo.addons.conversions_api.models.conversions_api_event'):
+            self.Event._flush_outbox()
+        self.assertEqual(set(rows.mapped('state')), {'retrying'})
+        self.assertFalse(self.fake.requests)
 
     def test_poison_row_in_a_full_batch_costs_a_bounded_number_of_requests(self):
         rows = self.queue(const.BATCH_SIZE, 'full')
