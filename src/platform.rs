@@ -180,8 +180,10 @@ impl PlatformSpec {
                     return Err(ValidationError::new(
                         format!("events[{i}].user"),
                         format!(
-                            "{} carries one user's events per request (same client_id, user_id, \
-                             user data and consent); the sender groups them, a payload cannot",
+                            "belongs to another user than events[0]: a {} request carries one \
+                             user's events (same client_id, user_id, user data and consent); \
+                             build one payload per user, or send them all with the sender, \
+                             which groups them",
                             self.label
                         ),
                     ));

@@ -141,6 +141,45 @@ impl Borrowed {
     }
 }
 
+/// One step of the path to a value inside an event: a dict key or a list position.
+#[derive(Debug, Clone, Copy)]
+enum Seg {
+    Key(&'static str),
+    Index(usize),
+}
+
+/// The path as the event model names fields (`custom.contents[1].id`); `fallback` when empty.
+fn render_path(path: &[Seg], fallback: &str) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) if k.is_empty() || k.contains(['.', '[', ']']) => {
+                out.push_str(&format!("[{k:?}]"));
+            }
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    if out.is_empty() {
+        fallback.to_string()
+    } else {
+        out
+    }
+}
+
+/// A `ValidationError` for the value at `path`.
+fn path_error(py: Python<'_>, path: &[Seg], message: impl Into<String>) -> PyErr {
+    validation_error(
+        py,
+        &ValidationError::new(render_path(path, "value"), message),
+    )
+}
+
 /// The UTF-8 text of `s`, kept alive by `keep`, as a `'static` borrow.
 ///
 /// Safety: the caller must not let the returned borrow outlive `keep`'s references: here the
@@ -148,16 +187,14 @@ impl Borrowed {
 unsafe fn kept_str(
     s: Bound<'_, PyString>,
     keep: &mut Vec<Py<PyAny>>,
-    field: Option<&str>,
+    path: &[Seg],
 ) -> PyResult<&'static str> {
     // A str holding a lone surrogate ('\ud800', which json.loads can make) has no UTF-8 form.
     let text: *const str = s.to_str().map_err(|_| {
-        validation_error(
+        path_error(
             s.py(),
-            &ValidationError::new(
-                field.unwrap_or("value"),
-                "is not valid text (it holds a lone surrogate)",
-            ),
+            path,
+            "is not valid text (it holds a lone surrogate)",
         )
     })?;
     keep.push(s.into_any().unbind());
@@ -167,13 +204,35 @@ unsafe fn kept_str(
 
 /// Python object → input value. Dates and datetimes become ISO strings (an `event_time` datetime
 /// becomes Unix seconds), `Decimal` and `Fraction` become numbers. Strings and keys are borrowed
-/// from the objects (held in `keep`), never copied.
+/// from the objects (held in `keep`), never copied. `field` names the value in errors when it is
+/// not inside an event (`normalize`'s field).
 fn to_input(
     obj: &Bound<'_, PyAny>,
-    key: Option<&str>,
+    field: Option<&'static str>,
     keep: &mut Vec<Py<PyAny>>,
 ) -> PyResult<Input<'static>> {
-    to_input_at(obj, key, 0, keep)
+    let mut path: Vec<Seg> = field.map(Seg::Key).into_iter().collect();
+    to_input_at(obj, &mut path, 0, keep)
+}
+
+/// An error about `normalize`'s value, named by `field` as the caller gave it.
+fn renamed(py: Python<'_>, err: PyErr, field: &str) -> PyErr {
+    let rename = || -> PyResult<PyErr> {
+        let value = err.value(py);
+        let class = exceptions(py)?.getattr("ValidationError")?;
+        let text = value.str()?.to_string();
+        if value.is_instance(&class)? {
+            let inner: String = value.getattr("field")?.extract()?;
+            let rule = text.strip_prefix(&format!("{inner}: ")).unwrap_or(&text);
+            return Ok(validation_error(py, &ValidationError::new(field, rule)));
+        }
+        if err.is_instance_of::<PyTypeError>(py) {
+            let rule = text.split_once(": ").map_or(text.as_str(), |(_, r)| r);
+            return Ok(PyTypeError::new_err(format!("{field}: {rule}")));
+        }
+        Ok(err.clone_ref(py))
+    };
+    rename().unwrap_or(err)
 }
 
 /// How deep an event's dicts and lists may nest (an event needs 4 levels; custom extras get
@@ -182,21 +241,21 @@ const MAX_DEPTH: usize = 32;
 
 fn to_input_at(
     obj: &Bound<'_, PyAny>,
-    key: Option<&str>,
+    path: &mut Vec<Seg>,
     depth: usize,
     keep: &mut Vec<Py<PyAny>>,
 ) -> PyResult<Input<'static>> {
     if depth > MAX_DEPTH {
-        let message = format!("is nested deeper than {MAX_DEPTH} levels");
-        return Err(validation_error(
+        return Err(path_error(
             obj.py(),
-            &ValidationError::new(key.unwrap_or("value"), message),
+            path,
+            format!("is nested deeper than {MAX_DEPTH} levels"),
         ));
     }
     if let Ok(s) = obj.cast::<PyString>() {
         // SAFETY: the borrow goes into a tree owned with `keep` (kept_str's contract).
         return Ok(Input::Str(Cow::Borrowed(unsafe {
-            kept_str(s.clone(), keep, key)?
+            kept_str(s.clone(), keep, path)?
         })));
     }
     if obj.is_none() {
@@ -214,15 +273,17 @@ fn to_input_at(
                 validation_error(
                     obj.py(),
                     &ValidationError::new(
-                        key.unwrap_or("event"),
+                        render_path(path, "event"),
                         format!("has a key that is not a string: {shown}"),
                     ),
                 )
             })?;
             // SAFETY: as above.
-            let k = unsafe { kept_str(k, keep, key)? };
-            let value = to_input_at(&v, Some(k), depth + 1, keep)?;
-            entries.push((Cow::Borrowed(k), value));
+            let k = unsafe { kept_str(k, keep, path)? };
+            path.push(Seg::Key(k));
+            let value = to_input_at(&v, path, depth + 1, keep);
+            path.pop();
+            entries.push((Cow::Borrowed(k), value?));
         }
         return Ok(Input::Map(entries));
     }
@@ -241,11 +302,18 @@ fn to_input_at(
     }
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
         let mut items = Vec::with_capacity(obj.len()?);
-        for item in obj.try_iter()? {
-            items.push(to_input_at(&item?, key, depth + 1, keep)?);
+        for (i, item) in obj.try_iter()?.enumerate() {
+            path.push(Seg::Index(i));
+            let value = item.and_then(|item| to_input_at(&item, path, depth + 1, keep));
+            path.pop();
+            items.push(value?);
         }
         return Ok(Input::List(items));
     }
+    let key = path.iter().rev().find_map(|s| match s {
+        Seg::Key(k) => Some(*k),
+        Seg::Index(_) => None,
+    });
     if key == Some("event_time") && obj.hasattr("timestamp")? {
         let ts: f64 = obj.call_method0("timestamp")?.extract()?;
         return Ok(Input::Int(ts as i64));
@@ -261,12 +329,7 @@ fn to_input_at(
         let f: f64 = obj
             .extract()
             .or_else(|_| obj.call_method0("__float__")?.extract())
-            .map_err(|_: PyErr| {
-                validation_error(
-                    obj.py(),
-                    &ValidationError::new(key.unwrap_or("value"), "is not a number"),
-                )
-            })?;
+            .map_err(|_: PyErr| path_error(obj.py(), path, "is not a number"))?;
         return Ok(if f.is_finite() {
             Input::Float(f)
         } else {
@@ -275,7 +338,7 @@ fn to_input_at(
     }
     Err(PyTypeError::new_err(format!(
         "{}: cannot send a value of type {type_name}",
-        key.unwrap_or("value")
+        render_path(path, "value")
     )))
 }
 
@@ -451,7 +514,9 @@ fn normalize(
     country: Option<&str>,
 ) -> PyResult<String> {
     let mut keep = Vec::new();
-    let text = match to_input(value, Some(field), &mut keep)? {
+    // The value is named by the field as given, whatever is wrong with it (and wherever).
+    let walked = to_input(value, None, &mut keep).map_err(|e| renamed(py, e, field));
+    let text = match walked? {
         Input::Str(s) => s.into_owned(),
         Input::Int(i) => i.to_string(),
         Input::Float(f) if f.is_finite() => {

@@ -510,27 +510,20 @@ def test_decimal_signaling_nan_is_a_validation_error(where: str) -> None:
     assert info.value.field
 
 
-# --- known bugs (expected failures, each named; the general strategies leave them out) -------
+# Found by the arbitrary-input strategies (nested-error-field): a value the bindings cannot
+# convert was named by its innermost key only; it is now named by its whole path (fixed after
+# 0bb2243), normalize's by the field as given.
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG nested-error-field: src/python.rs names a value it cannot convert (Decimal('sNaN'), a "
-    "lone surrogate) by its innermost key only: normalize('external_id', {'': Decimal('sNaN')}) "
-    "raises ValidationError(field='') instead of field='external_id'"))
 @pytest.mark.parametrize("value", [{"": Decimal("sNaN")}, {"x": Decimal("sNaN")},
                                    {"x": "\udc00"}])
-def test_bug_normalize_names_its_field_for_a_nested_bad_value(value: Any) -> None:
+def test_normalize_names_its_field_for_a_nested_bad_value(value: Any) -> None:
     with pytest.raises(convapi.ValidationError) as info:
         convapi.normalize("external_id", value)
     assert info.value.field == "external_id"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG nested-error-field: in an event, the field of a value src/python.rs cannot convert "
-    "is the event and the innermost key only: custom {'x': {'y': Decimal('sNaN')}} gives "
-    "field 'events[0].y' instead of 'events[0].custom.x.y' (custom {'value': sNaN} gives "
-    "'events[0].value', with {'': sNaN} just 'events[0]')"))
-def test_bug_conversion_error_names_the_whole_path() -> None:
+def test_conversion_error_names_the_whole_path() -> None:
     event = {"event_name": "Lead", "action_source": "system_generated",
              "custom": {"x": {"y": Decimal("sNaN")}}}
     with pytest.raises(convapi.ValidationError) as info:
@@ -538,11 +531,7 @@ def test_bug_conversion_error_names_the_whole_path() -> None:
     assert info.value.field == "events[0].custom.x.y"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG nested-error-field: one event given as a dict (not a list), a value src/python.rs "
-    "cannot convert under an empty key gives a ValidationError naming no field at all: "
-    "build_meta_payload({'event_name': {'': Decimal('sNaN')}}) has field ''"))
-def test_bug_conversion_error_of_a_single_event_names_a_field() -> None:
+def test_conversion_error_of_a_single_event_names_a_field() -> None:
     with pytest.raises(convapi.ValidationError) as info:
         convapi.build_meta_payload({"event_name": {"": Decimal("sNaN")}})
     assert info.value.field
