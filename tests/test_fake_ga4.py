@@ -914,8 +914,10 @@ def test_the_secret_never_appears_in_logs_or_reprs() -> None:
     assert len(lines) == 9
     assert all("api_secret=***" in line for line in lines[:7])
     assert "?measurement_id=*** " in lines[7]  # the value holds the secret: all of it masked
-    assert "?API_SECRET=***&measurement_id=G-ABC123XYZ9 " in lines[8]
-    assert "ga4     POST /mp/collect?measurement_id=G-ABC123XYZ9&api_secret=*** -> 204" in lines[0]
+    # The measurement id travels beside the secret and is never shown either.
+    assert "?API_SECRET=***&measurement_id=*** " in lines[8]
+    assert "ga4     POST /mp/collect?measurement_id=***&api_secret=*** -> 204" in lines[0]
+    assert MID not in "\n".join(lines)
     assert "token=***" in lines[0] and "accepted=1" in lines[0]
     assert "dropped_events=1" in lines[2] and "[test]" in lines[4]
     # the raw query stays available to tests that need it

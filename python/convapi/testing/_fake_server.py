@@ -273,8 +273,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-#: query parameters that are secrets: Meta's token (shown masked), GA4's api_secret (never)
-_SECRET_QUERY_KEYS = frozenset({"access_token", "api_secret"})
+#: query parameters never shown: Meta's token (masked), GA4's api_secret and measurement_id (the
+#: id travels beside the secret, and convapi shows neither)
+_SECRET_QUERY_KEYS = frozenset({"access_token", "api_secret", "measurement_id"})
 
 
 def _mask_query(query: str) -> str:
