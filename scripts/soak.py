@@ -39,8 +39,10 @@ stopped at the end, on Ctrl-C or on an error. Odoo 18/19 enterprise trees run fr
 community-only view ``scripts/run_odoo_tests.sh`` builds (run it once for the tree).
 
 Run it with the Odoo venv's Python (psycopg2, requests, psutil, and convapi installed as
-``run_odoo_tests.sh`` does); prefork servers need gevent in that venv (Odoo's websocket
-process)::
+``run_odoo_tests.sh`` does); prefork servers need gevent in that venv for Odoo's websocket
+process (``pip install gevent==22.10.2 'zope.interface<7' 'zope.event<5'``: with newer zope
+releases the old setuptools of Odoo's venv does not find them, and the process, respawned
+by the master every second, fails to start each time)::
 
     /work/odoo/venv17/bin/python scripts/soak.py --tree /work/odoo/odoo17 --scenario drainers
 """
@@ -1419,9 +1421,12 @@ def scenario_outage(ctx: dict) -> dict:
         recovery_wall = datetime.now(timezone.utc).replace(tzinfo=None)
 
     timer = threading.Timer(healthy + outage, note_recovery)
+    timer.daemon = True
     timer.start()
-    client.run(healthy + outage + after)
-    timer.cancel()
+    try:
+        client.run(healthy + outage + after)
+    finally:
+        timer.cancel()
     cpu.setdefault("end", process_tree_cpu(server))
     load_during = load_average()
     log(f"load over; {len(client.orders)} journeys; waiting for the outbox to empty")
