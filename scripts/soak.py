@@ -1858,6 +1858,9 @@ def main(argv: list[str]) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     log_dir = (Path(args.log_dir) if args.log_dir
                else Path(tempfile.mkdtemp(prefix=f"odoo{odoo.major}-", dir=WORK)))
+    if log_dir.exists() and any(log_dir.iterdir()):
+        # the logs are read back (rows sent per process, ERROR lines): never mix two runs
+        log_dir = log_dir / datetime.now().strftime("run-%Y%m%d-%H%M%S")
     log_dir.mkdir(parents=True, exist_ok=True)
     log(f"Odoo {odoo.version_label} from {odoo.root}, addon: {addon_label}, logs in {log_dir}")
     names = ["drainers", "kill", "outage"] if args.scenario == "all" else [args.scenario]
