@@ -42,7 +42,8 @@ Run it with the Odoo venv's Python (psycopg2, requests, psutil, and convapi inst
 ``run_odoo_tests.sh`` does); prefork servers need gevent in that venv for Odoo's websocket
 process (``pip install gevent==22.10.2 'zope.interface<7' 'zope.event<5'``: with newer zope
 releases the old setuptools of Odoo's venv does not find them, and the process, respawned
-by the master every second, fails to start each time)::
+by the master every second, fails to start each time) and setproctitle, by whose worker titles
+the kill scenario finds a cron worker (the script checks both before it starts)::
 
     /work/odoo/venv17/bin/python scripts/soak.py --tree /work/odoo/odoo17 --scenario drainers
 """
@@ -237,6 +238,23 @@ class OdooTree:
         if out.returncode != 0:
             raise SoakError(f"odoo shell failed ({out.returncode}), see {log_path}")
         return out.stdout.decode(errors="replace")
+
+
+# What the prefork servers of the drainers, kill and outage scenarios need in the Odoo venv
+# beyond the tree's requirements: gevent for Odoo's websocket process (respawned every second
+# without it), setproctitle for the workers' titles (``odoo: WorkerCron``) by which the kill
+# scenario finds a cron worker; without it every worker is titled as its master and that
+# scenario waits in vain for a cron worker to kill.
+PREFORK_MODULES = ("gevent", "setproctitle")
+
+
+def missing_modules(python: str, modules: tuple[str, ...] = PREFORK_MODULES) -> list[str]:
+    """The ``modules`` that ``python`` cannot import."""
+    probe = ("import importlib.util, sys\n"
+             "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))")
+    out = subprocess.run([python, "-c", probe, *modules], capture_output=True, text=True,
+                         check=True)
+    return out.stdout.split()
 
 
 def shell_result(output: str, tag: str) -> Any:
@@ -1864,6 +1882,12 @@ def main(argv: list[str]) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     log(f"Odoo {odoo.version_label} from {odoo.root}, addon: {addon_label}, logs in {log_dir}")
     names = ["drainers", "kill", "outage"] if args.scenario == "all" else [args.scenario]
+    if set(names) & {"drainers", "kill", "outage"}:
+        missing = missing_modules(odoo.python)
+        if missing:
+            raise SoakError(f"{odoo.python} lacks {', '.join(missing)}, which prefork servers "
+                            f"need: {odoo.python} -m pip install gevent==22.10.2 "
+                            "'zope.interface<7' 'zope.event<5' setproctitle")
     procs = Processes()
     pg = Pg(args)
     previous = signal.signal(signal.SIGTERM, _interrupt)

@@ -13,6 +13,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::Borrowed as PyBorrowed;
 use serde_json::{Number, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -252,6 +253,9 @@ fn to_input_at(
             format!("is nested deeper than {MAX_DEPTH} levels"),
         ));
     }
+    if let Some(fast) = exact_builtin(obj, path, depth, keep) {
+        return fast;
+    }
     if let Ok(s) = obj.cast::<PyString>() {
         // SAFETY: the borrow goes into a tree owned with `keep` (kept_str's contract).
         return Ok(Input::Str(Cow::Borrowed(unsafe {
@@ -340,6 +344,234 @@ fn to_input_at(
         "{}: cannot send a value of type {type_name}",
         render_path(path, "value")
     )))
+}
+
+/// The names the event model reads, as `'static` strings: a dict key equal to one of them is
+/// borrowed from here instead of from the Python string (no reference kept for it).
+fn known_key(key: &str) -> Option<&'static str> {
+    Some(match key {
+        // the event
+        "event_name" => "event_name",
+        "event_time" => "event_time",
+        "event_id" => "event_id",
+        "event_source_url" => "event_source_url",
+        "referrer_url" => "referrer_url",
+        "action_source" => "action_source",
+        "opt_out" => "opt_out",
+        "limited_data_use" => "limited_data_use",
+        "consent" => "consent",
+        "ad_user_data" => "ad_user_data",
+        "ad_personalization" => "ad_personalization",
+        "user" => "user",
+        "user_data" => "user_data",
+        "custom" => "custom",
+        "custom_data" => "custom_data",
+        // the user
+        "client_ip_address" => "client_ip_address",
+        "ip" => "ip",
+        "client_user_agent" => "client_user_agent",
+        "user_agent" => "user_agent",
+        "fbc" => "fbc",
+        "fbp" => "fbp",
+        "ttclid" => "ttclid",
+        "ttp" => "ttp",
+        "locale" => "locale",
+        "click_id" => "click_id",
+        "epik" => "epik",
+        "partner_id" => "partner_id",
+        "client_id" => "client_id",
+        "ga" => "ga",
+        "session_id" => "session_id",
+        "email" => "email",
+        "em" => "em",
+        "phone" => "phone",
+        "ph" => "ph",
+        "first_name" => "first_name",
+        "fn" => "fn",
+        "last_name" => "last_name",
+        "ln" => "ln",
+        "gender" => "gender",
+        "ge" => "ge",
+        "date_of_birth" => "date_of_birth",
+        "db" => "db",
+        "city" => "city",
+        "ct" => "ct",
+        "state" => "state",
+        "st" => "st",
+        "zip" => "zip",
+        "zp" => "zp",
+        "country" => "country",
+        "external_id" => "external_id",
+        // custom data and its contents
+        "value" => "value",
+        "currency" => "currency",
+        "content_ids" => "content_ids",
+        "contents" => "contents",
+        "content_type" => "content_type",
+        "content_name" => "content_name",
+        "content_category" => "content_category",
+        "num_items" => "num_items",
+        "order_id" => "order_id",
+        "search_string" => "search_string",
+        "status" => "status",
+        "query" => "query",
+        "engagement_time_msec" => "engagement_time_msec",
+        "id" => "id",
+        "content_id" => "content_id",
+        "quantity" => "quantity",
+        "item_price" => "item_price",
+        "price" => "price",
+        "title" => "title",
+        "category" => "category",
+        "brand" => "brand",
+        _ => return None,
+    })
+}
+
+/// [`to_input_at`] for objects of the exact built-in types events are made of (`str`, `None`,
+/// `dict`, `list`, `int`, `float`, `bool`), told apart by one type-pointer comparison each;
+/// `None` for anything else (subclasses included), which takes the general path.
+///
+/// Dict entries and list items are read as borrowed references. That is sound because the
+/// container is held by a strong reference while it is walked, an item is read before any
+/// Python code can run, and every object the walk goes on holding is referenced on its own:
+/// strings in `keep`, containers here, other objects by the general path's `Bound`s. Python
+/// code (a custom object's `isoformat`, say) that changes a container meanwhile can make the
+/// walk see an entry twice or miss one, never read freed memory: `PyDict_Next` and
+/// `PyList_GetItem` check their position against the container as it is.
+fn exact_builtin(
+    obj: &Bound<'_, PyAny>,
+    path: &mut Vec<Seg>,
+    depth: usize,
+    keep: &mut Vec<Py<PyAny>>,
+) -> Option<PyResult<Input<'static>>> {
+    use pyo3::ffi;
+    let py = obj.py();
+    let ptr = obj.as_ptr();
+    // SAFETY: `obj` is a live object; the type statics are the interpreter's own.
+    let ty = unsafe { ffi::Py_TYPE(ptr) };
+    unsafe {
+        if ty == &raw mut ffi::PyUnicode_Type {
+            // SAFETY: exact str; the borrow goes into a tree owned with `keep`.
+            let s = obj.clone().cast_into_unchecked::<PyString>();
+            return Some(kept_str(s, keep, path).map(|t| Input::Str(Cow::Borrowed(t))));
+        }
+        if ptr == ffi::Py_None() {
+            return Some(Ok(Input::Null));
+        }
+        if ty == &raw mut ffi::PyBool_Type {
+            return Some(Ok(Input::Bool(ptr == ffi::Py_True())));
+        }
+        if ty == &raw mut ffi::PyFloat_Type {
+            return Some(Ok(Input::Float(ffi::PyFloat_AsDouble(ptr))));
+        }
+        if ty == &raw mut ffi::PyLong_Type {
+            let i = ffi::PyLong_AsLongLong(ptr);
+            if i == -1 && !ffi::PyErr_Occurred().is_null() {
+                // Beyond i64: the general path keeps its digits.
+                ffi::PyErr_Clear();
+                return None;
+            }
+            return Some(Ok(Input::Int(i)));
+        }
+        if ty == &raw mut ffi::PyDict_Type {
+            return Some(walk_dict(obj.clone(), path, depth, keep));
+        }
+        if ty == &raw mut ffi::PyList_Type {
+            let list = obj.clone();
+            let mut items = Vec::with_capacity(ffi::PyList_Size(ptr).max(0) as usize);
+            let mut i: ffi::Py_ssize_t = 0;
+            while i < ffi::PyList_Size(list.as_ptr()) {
+                let item = ffi::PyList_GetItem(list.as_ptr(), i);
+                if item.is_null() {
+                    return Some(Err(PyErr::fetch(py)));
+                }
+                // SAFETY: a borrowed reference, read now (see above).
+                let item = PyBorrowed::from_ptr(py, item);
+                path.push(Seg::Index(i as usize));
+                let value = to_input_at(&item, path, depth + 1, keep);
+                path.pop();
+                match value {
+                    Ok(v) => items.push(v),
+                    Err(e) => return Some(Err(e)),
+                }
+                i += 1;
+            }
+            return Some(Ok(Input::List(items)));
+        }
+    }
+    None
+}
+
+/// The entries of an exact dict (see [`exact_builtin`]); its keys must be strings.
+fn walk_dict(
+    dict: Bound<'_, PyAny>,
+    path: &mut Vec<Seg>,
+    depth: usize,
+    keep: &mut Vec<Py<PyAny>>,
+) -> PyResult<Input<'static>> {
+    use pyo3::ffi;
+    let py = dict.py();
+    let ptr = dict.as_ptr();
+    // SAFETY: `dict` is an exact dict held by this function's reference.
+    let mut entries = Vec::with_capacity(unsafe { ffi::PyDict_Size(ptr) }.max(0) as usize);
+    let mut pos: ffi::Py_ssize_t = 0;
+    let mut k: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut v: *mut ffi::PyObject = std::ptr::null_mut();
+    // SAFETY: PyDict_Next hands out borrowed references to the dict's current entries.
+    while unsafe { ffi::PyDict_Next(ptr, &mut pos, &mut k, &mut v) } != 0 {
+        // SAFETY: borrowed references, read before any Python code runs.
+        let (key, value) = unsafe { (PyBorrowed::from_ptr(py, k), PyBorrowed::from_ptr(py, v)) };
+        let name: &'static str = if unsafe { ffi::Py_TYPE(k) } == &raw mut ffi::PyUnicode_Type {
+            let mut len: ffi::Py_ssize_t = 0;
+            // SAFETY: an exact str; its UTF-8 form is cached in the object.
+            let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(k, &mut len) };
+            let known = if data.is_null() {
+                // a lone surrogate: kept_str below says so, for the field
+                unsafe { ffi::PyErr_Clear() };
+                None
+            } else {
+                // SAFETY: PyUnicode_AsUTF8AndSize gives `len` bytes of valid UTF-8.
+                let text = unsafe {
+                    std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                        data.cast::<u8>(),
+                        len as usize,
+                    ))
+                };
+                known_key(text)
+            };
+            match known {
+                Some(name) => name,
+                // SAFETY: exact str; the borrow goes into a tree owned with `keep`.
+                None => unsafe { kept_str(key.to_owned().cast_into_unchecked(), keep, path)? },
+            }
+        } else {
+            match key.to_owned().cast_into::<PyString>() {
+                // SAFETY: as above.
+                Ok(s) => unsafe { kept_str(s, keep, path)? },
+                Err(bad) => {
+                    let shown = bad
+                        .into_inner()
+                        .repr()
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|_| "?".to_string());
+                    return Err(validation_error(
+                        py,
+                        &ValidationError::new(
+                            render_path(path, "event"),
+                            format!("has a key that is not a string: {shown}"),
+                        ),
+                    ));
+                }
+            }
+        };
+        path.push(Seg::Key(name));
+        let item = to_input_at(&value, path, depth + 1, keep);
+        path.pop();
+        entries.push((Cow::Borrowed(name), item?));
+    }
+    drop(dict);
+    Ok(Input::Map(entries))
 }
 
 /// Passes a pointer-sized key through: the map below is keyed by addresses, already spread.

@@ -123,3 +123,13 @@ def test_sent_and_failed_lines_per_process(soak, tmp_path: Path) -> None:
     found = soak.sent_by_process([log])
     assert found["sent"] == Counter({("server1", 964): 55})
     assert found["failed"] == Counter({("server1", 965): 10})
+
+
+def test_missing_modules_names_what_the_interpreter_cannot_import(soak) -> None:
+    # Found by the kill scenario: without setproctitle every prefork worker is titled as its
+    # master, and the scenario waited five minutes for a cron worker before giving up.
+    assert soak.PREFORK_MODULES == ("gevent", "setproctitle")
+    assert soak.missing_modules(sys.executable, ("json", "no_such_module_convapi")) == [
+        "no_such_module_convapi"]
+    expected = [m for m in soak.PREFORK_MODULES if importlib.util.find_spec(m) is None]
+    assert soak.missing_modules(sys.executable) == expected
