@@ -104,3 +104,61 @@ def test_the_buffer_reuse_never_leaks_an_earlier_body() -> None:
     small = convapi.encode_meta_payload(meta_events(1))
     assert len(small) < len(big) // 100
     assert json.loads(small) == convapi.build_meta_payload(meta_events(1))
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+class _Dict(dict):
+    pass
+
+
+def _subclassed(value: Any) -> Any:
+    """The same value built from subclasses of the built-in types (tuples for lists)."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return _Int(value)
+    if isinstance(value, str):
+        return _Str(value)
+    if isinstance(value, dict):
+        return _Dict({_Str(k): _subclassed(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_subclassed(v) for v in value)
+    raise AssertionError(type(value))
+
+
+@pytest.mark.parametrize("platform", ["meta", "tiktok"])
+def test_subclasses_and_exact_types_give_the_same_bytes(platform: str) -> None:
+    # The bindings read exact str/dict/list/int/float/bool/None by their type pointer and
+    # everything else through the general path: both must read an event the same way,
+    # custom keys the model does not know (passed through) and numbers beyond i64 included.
+    events = meta_events(40)
+    for i, event in enumerate(events):
+        event["custom"]["shop_note"] = {"gift": i % 2 == 0, "ids": [2**70, -1, 0.5, None]}
+        event["opt_out"] = False
+    extra = {"pixel_code": "CBYTESPIXEL"} if platform == "tiktok" else {}
+    exact = convapi.encode_payload(platform, events, **extra)
+    assert b'"shop_note"' in exact and b"1180591620717411303424" in exact
+    assert convapi.encode_payload(platform, _subclassed(events), **extra) == exact
+    assert convapi.encode_payload(platform, tuple(events), **extra) == exact
+
+
+def test_a_key_that_is_not_text_is_named_with_its_place() -> None:
+    event = meta_events(1)[0]
+    event["custom"][3] = "x"
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.encode_meta_payload([event])
+    assert info.value.field == "events[0].custom"
+    assert "not a string: 3" in str(info.value)
+    event["custom"].pop(3)
+    event["user"]["\ud800"] = "x"
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.encode_meta_payload([event])
+    assert info.value.field == "events[0].user"
+    assert "lone surrogate" in str(info.value)
