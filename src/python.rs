@@ -256,6 +256,11 @@ fn to_input_at(
     if let Some(fast) = exact_builtin(obj, path, depth, keep) {
         return fast;
     }
+    // Anything else may run Python code below (`hasattr` and `isoformat` of a custom object), and
+    // may have come as a borrowed reference out of a dict or list that this code could change:
+    // held by a reference of its own until it has been read.
+    let owned = obj.clone();
+    let obj = &owned;
     if let Ok(s) = obj.cast::<PyString>() {
         // SAFETY: the borrow goes into a tree owned with `keep` (kept_str's contract).
         return Ok(Input::Str(Cow::Borrowed(unsafe {
@@ -435,9 +440,10 @@ fn known_key(key: &str) -> Option<&'static str> {
 /// Dict entries and list items are read as borrowed references. That is sound because the
 /// container is held by a strong reference while it is walked, an item is read before any
 /// Python code can run, and every object the walk goes on holding is referenced on its own:
-/// strings in `keep`, containers here, other objects by the general path's `Bound`s. Python
-/// code (a custom object's `isoformat`, say) that changes a container meanwhile can make the
-/// walk see an entry twice or miss one, never read freed memory: `PyDict_Next` and
+/// strings in `keep`, containers here, other objects by a reference [`to_input_at`] takes for
+/// them before it runs any Python code. Python code (a custom object's `isoformat`, say) that
+/// changes a container meanwhile can make the walk see an entry twice or miss one, never read
+/// freed memory: `PyDict_Next` and
 /// `PyList_GetItem` check their position against the container as it is.
 fn exact_builtin(
     obj: &Bound<'_, PyAny>,

@@ -162,3 +162,48 @@ def test_a_key_that_is_not_text_is_named_with_its_place() -> None:
         convapi.encode_meta_payload([event])
     assert info.value.field == "events[0].user"
     assert "lone surrogate" in str(info.value)
+
+
+EMPTIES_ITS_DICT = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import convapi, shoppers
+
+
+class EmptiesItsDict:
+    # its attribute lookups empty the dict holding it, which drops the dict's reference to it
+    def __init__(self, holder):
+        self.holder = holder
+
+    def __getattr__(self, name):
+        holder = self.__dict__.pop("holder", None)
+        if holder is not None:
+            holder.clear()
+        raise AttributeError(name)
+
+
+for _ in range(200):
+    event = shoppers.convapi_event(shoppers.shoppers(1)[0], int(time.time()))
+    event["custom"]["x"] = EmptiesItsDict(event["custom"])
+    try:
+        convapi.encode_meta_payload([event])
+    except TypeError as error:
+        assert "custom.x: cannot send a value of type" in str(error), error
+    else:
+        raise AssertionError("accepted")
+print("refused")
+"""
+
+
+def test_a_value_that_empties_its_own_dict_is_refused_without_a_crash() -> None:
+    # A value read out of a dict as a borrowed reference, whose own Python code (here
+    # __getattr__, called by the bindings' hasattr) drops the dict's reference to it: the
+    # bindings must hold one of their own meanwhile. Python's development mode poisons freed
+    # memory, so reading the object after it was freed crashes the child instead of passing.
+    import subprocess
+
+    benches = str(Path(__file__).resolve().parent.parent / "benches")
+    child = subprocess.run([sys.executable, "-X", "dev", "-c", EMPTIES_ITS_DICT, benches],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == "refused"
