@@ -271,30 +271,7 @@ fn to_input_at(
         return Ok(Input::Null);
     }
     if let Ok(d) = obj.cast::<PyDict>() {
-        let mut entries = Vec::with_capacity(d.len());
-        for (k, v) in d.iter() {
-            let k = k.cast_into::<PyString>().map_err(|bad| {
-                let shown = bad
-                    .into_inner()
-                    .repr()
-                    .map(|r| r.to_string())
-                    .unwrap_or_else(|_| "?".to_string());
-                validation_error(
-                    obj.py(),
-                    &ValidationError::new(
-                        render_path(path, "event"),
-                        format!("has a key that is not a string: {shown}"),
-                    ),
-                )
-            })?;
-            // SAFETY: as above.
-            let k = unsafe { kept_str(k, keep, path)? };
-            path.push(Seg::Key(k));
-            let value = to_input_at(&v, path, depth + 1, keep);
-            path.pop();
-            entries.push((Cow::Borrowed(k), value?));
-        }
-        return Ok(Input::Map(entries));
+        return walk_dict(d.clone().into_any(), path, depth, keep);
     }
     if obj.is_instance_of::<PyBool>() {
         return Ok(Input::Bool(obj.extract::<bool>()?));
@@ -443,8 +420,8 @@ fn known_key(key: &str) -> Option<&'static str> {
 /// strings in `keep`, containers here, other objects by a reference [`to_input_at`] takes for
 /// them before it runs any Python code. Python code (a custom object's `isoformat`, say) that
 /// changes a container meanwhile can make the walk see an entry twice or miss one, never read
-/// freed memory: `PyDict_Next` and
-/// `PyList_GetItem` check their position against the container as it is.
+/// freed memory: `PyDict_Next` and `PyList_GetItem` check their position against the
+/// container as it is.
 fn exact_builtin(
     obj: &Bound<'_, PyAny>,
     path: &mut Vec<Seg>,
@@ -509,7 +486,8 @@ fn exact_builtin(
     None
 }
 
-/// The entries of an exact dict (see [`exact_builtin`]); its keys must be strings.
+/// The entries of a dict, read as borrowed references (see [`exact_builtin`]) while `dict` is
+/// held; its keys must be strings.
 fn walk_dict(
     dict: Bound<'_, PyAny>,
     path: &mut Vec<Seg>,
@@ -519,7 +497,7 @@ fn walk_dict(
     use pyo3::ffi;
     let py = dict.py();
     let ptr = dict.as_ptr();
-    // SAFETY: `dict` is an exact dict held by this function's reference.
+    // SAFETY: `dict` is a dict held by this function's reference.
     let mut entries = Vec::with_capacity(unsafe { ffi::PyDict_Size(ptr) }.max(0) as usize);
     let mut pos: ffi::Py_ssize_t = 0;
     let mut k: *mut ffi::PyObject = std::ptr::null_mut();
@@ -528,47 +506,25 @@ fn walk_dict(
     while unsafe { ffi::PyDict_Next(ptr, &mut pos, &mut k, &mut v) } != 0 {
         // SAFETY: borrowed references, read before any Python code runs.
         let (key, value) = unsafe { (PyBorrowed::from_ptr(py, k), PyBorrowed::from_ptr(py, v)) };
-        let name: &'static str = if unsafe { ffi::Py_TYPE(k) } == &raw mut ffi::PyUnicode_Type {
-            let mut len: ffi::Py_ssize_t = 0;
-            // SAFETY: an exact str; its UTF-8 form is cached in the object.
-            let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(k, &mut len) };
-            let known = if data.is_null() {
-                // a lone surrogate: kept_str below says so, for the field
-                unsafe { ffi::PyErr_Clear() };
-                None
-            } else {
-                // SAFETY: PyUnicode_AsUTF8AndSize gives `len` bytes of valid UTF-8.
-                let text = unsafe {
-                    std::str::from_utf8_unchecked(std::slice::from_raw_parts(
-                        data.cast::<u8>(),
-                        len as usize,
-                    ))
-                };
-                known_key(text)
-            };
-            match known {
+        let name: &'static str = match key.cast::<PyString>() {
+            // A lone surrogate has no text: kept_str names the field for it.
+            Ok(text) => match text.to_str().ok().and_then(known_key) {
                 Some(name) => name,
-                // SAFETY: exact str; the borrow goes into a tree owned with `keep`.
-                None => unsafe { kept_str(key.to_owned().cast_into_unchecked(), keep, path)? },
-            }
-        } else {
-            match key.to_owned().cast_into::<PyString>() {
-                // SAFETY: as above.
-                Ok(s) => unsafe { kept_str(s, keep, path)? },
-                Err(bad) => {
-                    let shown = bad
-                        .into_inner()
-                        .repr()
-                        .map(|r| r.to_string())
-                        .unwrap_or_else(|_| "?".to_string());
-                    return Err(validation_error(
-                        py,
-                        &ValidationError::new(
-                            render_path(path, "event"),
-                            format!("has a key that is not a string: {shown}"),
-                        ),
-                    ));
-                }
+                // SAFETY: the borrow goes into a tree owned with `keep`.
+                None => unsafe { kept_str(text.to_owned(), keep, path)? },
+            },
+            Err(_) => {
+                let shown = key
+                    .repr()
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|_| "?".to_string());
+                return Err(validation_error(
+                    py,
+                    &ValidationError::new(
+                        render_path(path, "event"),
+                        format!("has a key that is not a string: {shown}"),
+                    ),
+                ));
             }
         };
         path.push(Seg::Key(name));
@@ -576,7 +532,6 @@ fn walk_dict(
         path.pop();
         entries.push((Cow::Borrowed(name), item?));
     }
-    drop(dict);
     Ok(Input::Map(entries))
 }
 
