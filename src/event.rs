@@ -313,14 +313,95 @@ pub(crate) fn is_empty(value: &Value) -> bool {
 
 type Entries<'m, 'a> = &'m [(Cow<'a, str>, Input<'a>)];
 
+/// A map's value under one key as given (`None` when the key is absent).
+type Slot<'m, 'a> = Option<&'m Input<'a>>;
+
+/// The first value under each of `N` keys of a map, in one pass over its entries: `index` gives
+/// a key's slot (a `match`, instead of comparing every key looked up with every entry).
+fn slots<'m, 'a, const N: usize>(
+    entries: Entries<'m, 'a>,
+    index: impl Fn(&str) -> Option<usize>,
+) -> [Slot<'m, 'a>; N] {
+    let mut found: [Slot<'m, 'a>; N] = [None; N];
+    for (key, value) in entries {
+        if let Some(slot) = index(key).and_then(|i| found.get_mut(i)) {
+            if slot.is_none() {
+                *slot = Some(value);
+            }
+        }
+    }
+    found
+}
+
+/// A slot's value when it carries something (as [`lookup`] gives it).
+fn given<'m, 'a>(value: Slot<'m, 'a>) -> Slot<'m, 'a> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// The event's own keys, by slot (see [`slots`]).
+fn event_slot(key: &str) -> Option<usize> {
+    Some(match key {
+        "event_name" => 0,
+        "event_time" => 1,
+        "event_id" => 2,
+        "event_source_url" => 3,
+        "referrer_url" => 4,
+        "action_source" => 5,
+        "opt_out" => 6,
+        "limited_data_use" => 7,
+        "consent" => 8,
+        "user" => 9,
+        "user_data" => 10,
+        "custom" => 11,
+        "custom_data" => 12,
+        _ => return None,
+    })
+}
+
+/// The custom data keys of the model, by slot (see [`slots`]); any other key is passed through.
+fn custom_slot(key: &str) -> Option<usize> {
+    Some(match key {
+        "value" => 0,
+        "currency" => 1,
+        "content_ids" => 2,
+        "contents" => 3,
+        "content_type" => 4,
+        "content_name" => 5,
+        "content_category" => 6,
+        "num_items" => 7,
+        "order_id" => 8,
+        "search_string" => 9,
+        "status" => 10,
+        "query" => 11,
+        "engagement_time_msec" => 12,
+        _ => return None,
+    })
+}
+
+/// The keys of one item of `contents`, by slot (see [`slots`]).
+fn content_slot(key: &str) -> Option<usize> {
+    Some(match key {
+        "id" => 0,
+        "content_id" => 1,
+        "item_price" => 2,
+        "price" => 3,
+        "quantity" => 4,
+        "title" => 5,
+        "content_name" => 6,
+        "category" => 7,
+        "content_category" => 8,
+        "brand" => 9,
+        _ => return None,
+    })
+}
+
 /// A string field: strings are trimmed (and borrowed), numbers are written out, anything else
 /// is an error.
 fn opt_string<'m>(
-    obj: Entries<'m, '_>,
-    key: &str,
+    value: Slot<'m, '_>,
     field: &str,
 ) -> Result<Option<Cow<'m, str>>, ValidationError> {
-    match lookup(obj, key) {
+    match given(value) {
         None => Ok(None),
         Some(v) => text_of(v)
             .map(Some)
@@ -347,12 +428,8 @@ fn scalar_text<'v>(value: &'v Input<'_>) -> Option<Cow<'v, str>> {
 }
 
 /// A number field: numbers, or strings holding a finite decimal number.
-fn opt_number(
-    obj: Entries<'_, '_>,
-    key: &str,
-    field: &str,
-) -> Result<Option<Number>, ValidationError> {
-    match lookup(obj, key) {
+fn opt_number(value: Slot<'_, '_>, field: &str) -> Result<Option<Number>, ValidationError> {
+    match given(value) {
         None => Ok(None),
         Some(Input::Int(i)) => Ok(Some(Number::from(*i))),
         Some(Input::Float(f)) => Number::from_f64(*f)
@@ -380,8 +457,8 @@ fn opt_number(
     }
 }
 
-fn opt_bool(obj: Entries<'_, '_>, key: &str, field: &str) -> Result<Option<bool>, ValidationError> {
-    match lookup(obj, key) {
+fn opt_bool(value: Slot<'_, '_>, field: &str) -> Result<Option<bool>, ValidationError> {
+    match given(value) {
         None => Ok(None),
         Some(Input::Bool(b)) => Ok(Some(*b)),
         Some(Input::Int(i)) if *i == 0 || *i == 1 => Ok(Some(*i == 1)),
@@ -400,8 +477,8 @@ fn as_object<'m, 'a>(
     }
 }
 
-fn http_url<'m>(obj: Entries<'m, '_>, key: &str) -> Result<Option<Cow<'m, str>>, ValidationError> {
-    let url = opt_string(obj, key, key)?;
+fn http_url<'m>(value: Slot<'m, '_>, key: &str) -> Result<Option<Cow<'m, str>>, ValidationError> {
+    let url = opt_string(value, key)?;
     if let Some(u) = &url {
         let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://"))
@@ -542,13 +619,15 @@ impl<'m> Event<'m> {
         let obj = value
             .as_map()
             .ok_or_else(|| ValidationError::new("", "an event must be an object"))?;
-        let event_name = match lookup(obj, "event_name") {
+        let [name, time, id, source_url, referrer, source, opt_out, limited, consent, user, user_data, custom, custom_data] =
+            slots::<13>(obj, event_slot);
+        let event_name = match given(name) {
             Some(Input::Str(s)) => Cow::Borrowed(canonical_event_name(trim(s))),
             Some(_) => return Err(ValidationError::new("event_name", "must be a string")),
             None => return Err(ValidationError::new("event_name", "is required")),
         };
         let now = opts.now();
-        let event_time = match lookup(obj, "event_time") {
+        let event_time = match given(time) {
             None => now,
             Some(Input::Int(i)) => *i,
             Some(Input::Float(f)) if f.is_finite() => *f as i64,
@@ -572,7 +651,7 @@ impl<'m> Event<'m> {
         }
         // Client clocks run ahead: a future time is clamped to now rather than rejected.
         let event_time = event_time.min(now);
-        let action_source = match opt_string(obj, "action_source", "action_source")? {
+        let action_source = match opt_string(source, "action_source")? {
             None => "website",
             Some(s) if ACTION_SOURCES.contains(&s.as_ref()) => ACTION_SOURCES
                 .iter()
@@ -588,28 +667,24 @@ impl<'m> Event<'m> {
         };
         let mut event = Event {
             event_name,
-            event_id: opt_string(obj, "event_id", "event_id")?,
+            event_id: opt_string(id, "event_id")?,
             event_time,
             parsed_at: now,
-            event_source_url: http_url(obj, "event_source_url")?,
-            referrer_url: http_url(obj, "referrer_url")?,
+            event_source_url: http_url(source_url, "event_source_url")?,
+            referrer_url: http_url(referrer, "referrer_url")?,
             action_source,
-            opt_out: opt_bool(obj, "opt_out", "opt_out")?,
-            limited_data_use: opt_bool(obj, "limited_data_use", "limited_data_use")?
-                .unwrap_or(false),
+            opt_out: opt_bool(opt_out, "opt_out")?,
+            limited_data_use: opt_bool(limited, "limited_data_use")?.unwrap_or(false),
             ..Event::default()
         };
-        if let Some(consent) = as_object(raw(obj, "consent"), "consent")? {
+        if let Some(consent) = as_object(consent, "consent")? {
             event.consent_ad_user_data = consent_flag(consent, "ad_user_data")?;
             event.consent_ad_personalization = consent_flag(consent, "ad_personalization")?;
         }
-        if let Some(user) = as_object(raw(obj, "user").or_else(|| raw(obj, "user_data")), "user")? {
+        if let Some(user) = as_object(user.or(user_data), "user")? {
             event.parse_user(user, opts).map_err(|e| e.within("user"))?;
         }
-        if let Some(custom) = as_object(
-            raw(obj, "custom").or_else(|| raw(obj, "custom_data")),
-            "custom",
-        )? {
+        if let Some(custom) = as_object(custom.or(custom_data), "custom")? {
             event.parse_custom(custom).map_err(|e| e.within("custom"))?;
         }
         if event.event_name == "Purchase" {
@@ -730,8 +805,10 @@ impl<'m> Event<'m> {
     }
 
     fn parse_custom(&mut self, custom: Entries<'m, '_>) -> Result<(), ValidationError> {
-        self.value = opt_number(custom, "value", "value")?;
-        self.currency = match opt_string(custom, "currency", "currency")? {
+        let [value, currency, content_ids, contents, content_type, content_name, content_category, num_items, order_id, search_string, status, query, engagement_time_msec] =
+            slots::<13>(custom, custom_slot);
+        self.value = opt_number(value, "value")?;
+        self.currency = match opt_string(currency, "currency")? {
             None => None,
             Some(c) => {
                 let upper = if c.bytes().any(|b| b.is_ascii_lowercase()) {
@@ -748,7 +825,7 @@ impl<'m> Event<'m> {
                 Some(upper)
             }
         };
-        if let Some(ids) = lookup(custom, "content_ids") {
+        if let Some(ids) = given(content_ids) {
             let items = match ids {
                 Input::List(items) => items.as_slice(),
                 single => std::slice::from_ref(single),
@@ -765,7 +842,7 @@ impl<'m> Event<'m> {
                 }
             }
         }
-        if let Some(contents) = lookup(custom, "contents") {
+        if let Some(contents) = given(contents) {
             let Input::List(items) = contents else {
                 return Err(ValidationError::new(
                     "contents",
@@ -779,30 +856,32 @@ impl<'m> Event<'m> {
                 let obj = item
                     .as_map()
                     .ok_or_else(|| at(ValidationError::new("", "must be an object")))?;
-                let either = |a: &str,
-                              b: &str,
+                let [id, content_id, item_price, price, quantity, title, name, category, content_category, brand] =
+                    slots::<10>(obj, content_slot);
+                let either = |a: Slot<'m, '_>,
+                              b: Slot<'m, '_>,
                               field: &str|
                  -> Result<Option<Cow<'m, str>>, ValidationError> {
-                    Ok(opt_string(obj, a, field)?.or(opt_string(obj, b, field)?))
+                    Ok(opt_string(a, field)?.or(opt_string(b, field)?))
                 };
-                let id = either("id", "content_id", "id")
+                let id = either(id, content_id, "id")
                     .map_err(at)?
                     .ok_or_else(|| at(ValidationError::new("id", "is required")))?;
-                let item_price = match opt_number(obj, "item_price", "item_price").map_err(at)? {
+                let item_price = match opt_number(item_price, "item_price").map_err(at)? {
                     Some(p) => Some(p),
-                    None => opt_number(obj, "price", "item_price").map_err(at)?,
+                    None => opt_number(price, "item_price").map_err(at)?,
                 };
                 self.contents.push(Content {
                     id,
-                    quantity: opt_number(obj, "quantity", "quantity").map_err(at)?,
+                    quantity: opt_number(quantity, "quantity").map_err(at)?,
                     item_price,
-                    title: either("title", "content_name", "title").map_err(at)?,
-                    category: either("category", "content_category", "category").map_err(at)?,
-                    brand: opt_string(obj, "brand", "brand").map_err(at)?,
+                    title: either(title, name, "title").map_err(at)?,
+                    category: either(category, content_category, "category").map_err(at)?,
+                    brand: opt_string(brand, "brand").map_err(at)?,
                 });
             }
         }
-        self.content_type = opt_string(custom, "content_type", "content_type")?;
+        self.content_type = opt_string(content_type, "content_type")?;
         if let Some(t) = &self.content_type {
             if t != "product" && t != "product_group" {
                 return Err(ValidationError::new(
@@ -811,48 +890,33 @@ impl<'m> Event<'m> {
                 ));
             }
         }
-        self.content_name = opt_string(custom, "content_name", "content_name")?;
-        self.content_category = opt_string(custom, "content_category", "content_category")?;
-        self.num_items = match opt_number(custom, "num_items", "num_items")? {
+        self.content_name = opt_string(content_name, "content_name")?;
+        self.content_category = opt_string(content_category, "content_category")?;
+        self.num_items = match opt_number(num_items, "num_items")? {
             None => None,
             Some(n) => Some(
                 n.as_i64()
                     .ok_or_else(|| ValidationError::new("num_items", "must be a whole number"))?,
             ),
         };
-        self.order_id = opt_string(custom, "order_id", "order_id")?;
-        self.search_string = opt_string(custom, "search_string", "search_string")?;
-        self.engagement_time_msec =
-            match opt_number(custom, "engagement_time_msec", "engagement_time_msec")? {
-                None => None,
-                Some(n) => Some(n.as_i64().filter(|v| *v >= 0).ok_or_else(|| {
-                    ValidationError::new(
-                        "engagement_time_msec",
-                        "must be a whole number of milliseconds",
-                    )
-                })?),
-            };
-        self.status = lookup(custom, "status").map(Input::to_value);
-        const KNOWN: [&str; 13] = [
-            "value",
-            "currency",
-            "content_ids",
-            "contents",
-            "content_type",
-            "content_name",
-            "content_category",
-            "num_items",
-            "order_id",
-            "search_string",
-            "status",
-            "query",
-            "engagement_time_msec",
-        ];
+        self.order_id = opt_string(order_id, "order_id")?;
+        self.search_string = opt_string(search_string, "search_string")?;
+        self.engagement_time_msec = match opt_number(engagement_time_msec, "engagement_time_msec")?
+        {
+            None => None,
+            Some(n) => Some(n.as_i64().filter(|v| *v >= 0).ok_or_else(|| {
+                ValidationError::new(
+                    "engagement_time_msec",
+                    "must be a whole number of milliseconds",
+                )
+            })?),
+        };
+        self.status = given(status).map(Input::to_value);
         if self.search_string.is_none() {
-            self.search_string = opt_string(custom, "query", "search_string")?;
+            self.search_string = opt_string(query, "search_string")?;
         }
         for (k, v) in custom {
-            if !KNOWN.contains(&k.as_ref()) && !v.is_empty() {
+            if custom_slot(k).is_none() && !v.is_empty() {
                 self.extra_custom.insert(k.to_string(), v.to_value());
             }
         }
@@ -905,11 +969,6 @@ pub fn parse_inputs<'m>(
         .enumerate()
         .map(|(i, e)| Event::parse(e, opts).map_err(|err| err.within(&format!("events[{i}]"))))
         .collect()
-}
-
-/// A map entry as given, empty or not.
-fn raw<'m, 'a>(obj: Entries<'m, 'a>, key: &str) -> Option<&'m Input<'a>> {
-    obj.iter().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v)
 }
 
 /// Removes empty strings, nulls, empty lists and empty objects, recursively.

@@ -5,12 +5,12 @@ pub fn country_code(value: &str) -> Option<&'static str> {
     // The usual input, two ASCII letters: one table look-up, no key to build.
     if let [a, b] = value.as_bytes() {
         if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() {
-            let key = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
-            // COUNTRIES is sorted by alpha-2 code (checked by a test).
-            return COUNTRIES
-                .binary_search_by(|(a2, _, _)| a2.as_bytes().cmp(&key[..]))
-                .ok()
-                .map(|i| COUNTRIES[i].0);
+            let slot = usize::from(a.to_ascii_lowercase() - b'a') * 26
+                + usize::from(b.to_ascii_lowercase() - b'a');
+            return match ALPHA2[slot] {
+                0 => None,
+                row => Some(COUNTRIES[usize::from(row) - 1].0),
+            };
         }
     }
     let key = ascii_key(value);
@@ -79,6 +79,22 @@ pub fn state_code(country: &str, value: &str) -> Option<&'static str> {
 }
 
 // Generated from ISO 3166-1 (pycountry data) with common English aliases. (alpha-2, alpha-3, name keys)
+/// For each two-letter code `aa`..`zz` (26 × 26 slots), 1 + its row in [`COUNTRIES`], or 0:
+/// the usual input is looked up by one index instead of a binary search.
+static ALPHA2: [u16; 26 * 26] = alpha2_index();
+
+const fn alpha2_index() -> [u16; 26 * 26] {
+    let mut table = [0u16; 26 * 26];
+    let mut row = 0;
+    while row < COUNTRIES.len() {
+        let code = COUNTRIES[row].0.as_bytes();
+        let slot = (code[0] - b'a') as usize * 26 + (code[1] - b'a') as usize;
+        table[slot] = row as u16 + 1;
+        row += 1;
+    }
+    table
+}
+
 pub(crate) static COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("ad", "and", &["andorra", "principalityofandorra"]),
     ("ae", "are", &["uae", "unitedarabemirates"]),

@@ -181,40 +181,322 @@ fn path_error(py: Python<'_>, path: &[Seg], message: impl Into<String>) -> PyErr
     )
 }
 
-/// The UTF-8 text of `s`, kept alive by `keep`, as a `'static` borrow.
+/// Reads Python objects into input trees that borrow their strings.
 ///
-/// Safety: the caller must not let the returned borrow outlive `keep`'s references: here the
-/// borrow only ever ends up in the `inputs` of the [`Borrowed`] that owns `keep`.
-unsafe fn kept_str(
-    s: Bound<'_, PyString>,
-    keep: &mut Vec<Py<PyAny>>,
-    path: &[Seg],
-) -> PyResult<&'static str> {
-    // A str holding a lone surrogate ('\ud800', which json.loads can make) has no UTF-8 form.
-    let text: *const str = s.to_str().map_err(|_| {
-        path_error(
-            s.py(),
-            path,
-            "is not valid text (it holds a lone surrogate)",
-        )
-    })?;
-    keep.push(s.into_any().unbind());
-    // SAFETY: the object is held by `keep` (see above); its text never moves or changes.
-    Ok(unsafe { &*text })
+/// In the default mode every string a tree points into is held by a strong reference in
+/// `keep`, so the trees may outlive the GIL (see [`Borrowed`]). In the borrowing mode
+/// ([`Walk::borrowing`]) nothing is referenced: the caller keeps the GIL from the walk until the
+/// trees are dropped and runs no Python code in between, so every object stays where the walk
+/// found it (the events it walks are held by the caller). A value the walk could only read by
+/// running Python code (a date, a `Decimal`, a subclass) stops such a walk before that code
+/// runs, with [`Walk::stopped`] set: the caller walks again in the default mode.
+struct Walk {
+    keep: Vec<Py<PyAny>>,
+    borrowing: bool,
+    stopped: bool,
 }
 
-/// Python object → input value. Dates and datetimes become ISO strings (an `event_time` datetime
-/// becomes Unix seconds), `Decimal` and `Fraction` become numbers. Strings and keys are borrowed
-/// from the objects (held in `keep`), never copied. `field` names the value in errors when it is
-/// not inside an event (`normalize`'s field).
-fn to_input(
-    obj: &Bound<'_, PyAny>,
-    field: Option<&'static str>,
-    keep: &mut Vec<Py<PyAny>>,
-) -> PyResult<Input<'static>> {
-    let mut path: Vec<Seg> = field.map(Seg::Key).into_iter().collect();
-    to_input_at(obj, &mut path, 0, keep)
+impl Walk {
+    fn keeping() -> Self {
+        Self {
+            keep: Vec::new(),
+            borrowing: false,
+            stopped: false,
+        }
+    }
+
+    fn borrowing() -> Self {
+        Self {
+            keep: Vec::new(),
+            borrowing: true,
+            stopped: false,
+        }
+    }
+
+    /// The UTF-8 text of `s` as a `'static` borrow, `s` held by `keep` unless borrowing.
+    ///
+    /// Safety: the caller must not let the returned borrow outlive `keep`'s references (or,
+    /// borrowing, the GIL it holds and the objects the walk reads): the borrow only ever ends up
+    /// in trees owned with `keep` ([`Borrowed`]) or dropped before the GIL is given up.
+    unsafe fn text(
+        &mut self,
+        s: PyBorrowed<'_, '_, PyString>,
+        path: &[Seg],
+    ) -> PyResult<&'static str> {
+        // A str holding a lone surrogate ('\ud800', which json.loads can make) has no UTF-8 form.
+        let text: *const str = s.to_str().map_err(|_| {
+            path_error(
+                s.py(),
+                path,
+                "is not valid text (it holds a lone surrogate)",
+            )
+        })?;
+        if !self.borrowing {
+            self.keep.push(s.to_owned().into_any().unbind());
+        }
+        // SAFETY: the object is held by `keep` or by the caller (see above); its text never
+        // moves or changes.
+        Ok(unsafe { &*text })
+    }
+
+    /// Stops a borrowing walk before Python code would run (see [`Walk`]).
+    fn stop(&mut self) -> PyErr {
+        self.stopped = true;
+        pyo3::exceptions::PyRuntimeError::new_err("the walk needs references of its own")
+    }
+
+    /// Python object → input value. Dates and datetimes become ISO strings (an `event_time`
+    /// datetime becomes Unix seconds), `Decimal` and `Fraction` become numbers. Strings and keys
+    /// are borrowed from the objects, never copied. `field` names the value in errors when it
+    /// is not inside an event (`normalize`'s field).
+    fn input(
+        &mut self,
+        obj: &Bound<'_, PyAny>,
+        field: Option<&'static str>,
+    ) -> PyResult<Input<'static>> {
+        let mut path: Vec<Seg> = field.map(Seg::Key).into_iter().collect();
+        self.at(obj.as_borrowed(), &mut path, 0)
+    }
+
+    fn at(
+        &mut self,
+        obj: PyBorrowed<'_, '_, PyAny>,
+        path: &mut Vec<Seg>,
+        depth: usize,
+    ) -> PyResult<Input<'static>> {
+        if depth > MAX_DEPTH {
+            return Err(path_error(
+                obj.py(),
+                path,
+                format!("is nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        if let Some(fast) = self.exact_builtin(obj, path, depth) {
+            return fast;
+        }
+        if self.borrowing {
+            return Err(self.stop());
+        }
+        // Anything else may run Python code below (`hasattr` and `isoformat` of a custom object),
+        // and may have come as a borrowed reference out of a dict or list that this code could
+        // change: held by a reference of its own until it has been read.
+        let owned = obj.to_owned();
+        let obj = &owned;
+        if let Ok(s) = obj.cast::<PyString>() {
+            // SAFETY: the borrow goes into a tree owned with `keep` (`text`'s contract).
+            return Ok(Input::Str(Cow::Borrowed(unsafe {
+                self.text(s.as_borrowed(), path)?
+            })));
+        }
+        if obj.is_none() {
+            return Ok(Input::Null);
+        }
+        if let Ok(d) = obj.cast::<PyDict>() {
+            return self.dict(d.as_any().as_borrowed(), path, depth);
+        }
+        if obj.is_instance_of::<PyBool>() {
+            return Ok(Input::Bool(obj.extract::<bool>()?));
+        }
+        if obj.is_instance_of::<PyInt>() {
+            if let Ok(i) = obj.extract::<i64>() {
+                return Ok(Input::Int(i));
+            }
+            // Beyond i64: its digits, so ids keep every one.
+            return Ok(Input::Str(Cow::Owned(obj.str()?.to_str()?.to_owned())));
+        }
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            return Ok(Input::Float(f.value()));
+        }
+        if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+            let mut items = Vec::with_capacity(obj.len()?);
+            for (i, item) in obj.try_iter()?.enumerate() {
+                path.push(Seg::Index(i));
+                let value = item.and_then(|item| self.at(item.as_borrowed(), path, depth + 1));
+                path.pop();
+                items.push(value?);
+            }
+            return Ok(Input::List(items));
+        }
+        let key = path.iter().rev().find_map(|s| match s {
+            Seg::Key(k) => Some(*k),
+            Seg::Index(_) => None,
+        });
+        if key == Some("event_time") && obj.hasattr("timestamp")? {
+            let ts: f64 = obj.call_method0("timestamp")?.extract()?;
+            return Ok(Input::Int(ts as i64));
+        }
+        if obj.hasattr("isoformat")? {
+            return Ok(Input::Str(Cow::Owned(
+                obj.call_method0("isoformat")?.extract::<String>()?,
+            )));
+        }
+        let type_name = obj.get_type().name()?.to_string();
+        if type_name == "Decimal" || type_name == "Fraction" {
+            // A signaling NaN refuses float(): not a number, said for the field.
+            let f: f64 = obj
+                .extract()
+                .or_else(|_| obj.call_method0("__float__")?.extract())
+                .map_err(|_: PyErr| path_error(obj.py(), path, "is not a number"))?;
+            return Ok(if f.is_finite() {
+                Input::Float(f)
+            } else {
+                Input::Null
+            });
+        }
+        Err(PyTypeError::new_err(format!(
+            "{}: cannot send a value of type {type_name}",
+            render_path(path, "value")
+        )))
+    }
+
+    /// [`Walk::at`] for objects of the exact built-in types events are made of (`str`, `None`,
+    /// `dict`, `list`, `int`, `float`, `bool`), told apart by one type-pointer comparison each;
+    /// `None` for anything else (subclasses included), which takes the general path.
+    ///
+    /// Dict entries and list items are read as borrowed references. That is sound because the
+    /// container is held (by a reference, or borrowing by the caller) while it is walked, an item
+    /// is read before any Python code can run, and every object the walk goes on holding is
+    /// referenced on its own: strings in `keep` (or by their containers, borrowing: no Python
+    /// code runs then), other objects by a reference [`Walk::at`] takes for them before it runs
+    /// any Python code. Python code (a custom object's `isoformat`, say) that changes a container
+    /// meanwhile can make the walk see an entry twice or miss one, never read freed memory:
+    /// `PyDict_Next` and `PyList_GetItem` check their position against the container as it is.
+    fn exact_builtin(
+        &mut self,
+        obj: PyBorrowed<'_, '_, PyAny>,
+        path: &mut Vec<Seg>,
+        depth: usize,
+    ) -> Option<PyResult<Input<'static>>> {
+        use pyo3::ffi;
+        let py = obj.py();
+        let ptr = obj.as_ptr();
+        // SAFETY: `obj` is a live object; the type statics are the interpreter's own.
+        let ty = unsafe { ffi::Py_TYPE(ptr) };
+        unsafe {
+            if ty == &raw mut ffi::PyUnicode_Type {
+                // SAFETY: exact str; the borrow goes into a tree owned with `keep`.
+                let s = obj.cast_unchecked::<PyString>();
+                return Some(self.text(s, path).map(|t| Input::Str(Cow::Borrowed(t))));
+            }
+            if ptr == ffi::Py_None() {
+                return Some(Ok(Input::Null));
+            }
+            if ty == &raw mut ffi::PyBool_Type {
+                return Some(Ok(Input::Bool(ptr == ffi::Py_True())));
+            }
+            if ty == &raw mut ffi::PyFloat_Type {
+                return Some(Ok(Input::Float(ffi::PyFloat_AsDouble(ptr))));
+            }
+            if ty == &raw mut ffi::PyLong_Type {
+                let i = ffi::PyLong_AsLongLong(ptr);
+                if i == -1 && !ffi::PyErr_Occurred().is_null() {
+                    // Beyond i64: the general path keeps its digits.
+                    ffi::PyErr_Clear();
+                    return None;
+                }
+                return Some(Ok(Input::Int(i)));
+            }
+            if ty == &raw mut ffi::PyDict_Type {
+                return Some(self.dict(obj, path, depth));
+            }
+            if ty == &raw mut ffi::PyList_Type {
+                // Held while walked (its items are borrowed from it).
+                let list = if self.borrowing {
+                    None
+                } else {
+                    Some(obj.to_owned())
+                };
+                let mut items = Vec::with_capacity(ffi::PyList_Size(ptr).max(0) as usize);
+                let mut i: ffi::Py_ssize_t = 0;
+                while i < ffi::PyList_Size(ptr) {
+                    let item = ffi::PyList_GetItem(ptr, i);
+                    if item.is_null() {
+                        return Some(Err(PyErr::fetch(py)));
+                    }
+                    // SAFETY: a borrowed reference, read now (see above).
+                    let item = PyBorrowed::from_ptr(py, item);
+                    path.push(Seg::Index(i as usize));
+                    let value = self.at(item, path, depth + 1);
+                    path.pop();
+                    match value {
+                        Ok(v) => items.push(v),
+                        Err(e) => return Some(Err(e)),
+                    }
+                    i += 1;
+                }
+                drop(list);
+                return Some(Ok(Input::List(items)));
+            }
+        }
+        None
+    }
+
+    /// The entries of a dict, read as borrowed references (see [`Walk::exact_builtin`]) while
+    /// `dict` is held; its keys must be strings.
+    fn dict(
+        &mut self,
+        dict: PyBorrowed<'_, '_, PyAny>,
+        path: &mut Vec<Seg>,
+        depth: usize,
+    ) -> PyResult<Input<'static>> {
+        use pyo3::ffi;
+        let py = dict.py();
+        let ptr = dict.as_ptr();
+        // Held while walked (its entries are borrowed from it).
+        let held = if self.borrowing {
+            None
+        } else {
+            Some(dict.to_owned())
+        };
+        let keys = known_keys(py);
+        // SAFETY: `dict` is a dict, held (see above).
+        let mut entries = Vec::with_capacity(unsafe { ffi::PyDict_Size(ptr) }.max(0) as usize);
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut k: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut v: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: PyDict_Next hands out borrowed references to the dict's current entries.
+        while unsafe { ffi::PyDict_Next(ptr, &mut pos, &mut k, &mut v) } != 0 {
+            // SAFETY: borrowed references, read before any Python code runs.
+            let (key, value) =
+                unsafe { (PyBorrowed::from_ptr(py, k), PyBorrowed::from_ptr(py, v)) };
+            let name: &'static str = match keys.by_address(k) {
+                Some(name) => name,
+                None => match key.cast::<PyString>() {
+                    // A lone surrogate has no text: `text` names the field for it.
+                    Ok(text) => match text.to_str().ok().and_then(known_key) {
+                        Some(name) => name,
+                        // SAFETY: the borrow goes into a tree owned with `keep`.
+                        None => unsafe { self.text(text, path)? },
+                    },
+                    Err(_) if self.borrowing => return Err(self.stop()),
+                    Err(_) => {
+                        let shown = key
+                            .repr()
+                            .map(|r| r.to_string())
+                            .unwrap_or_else(|_| "?".to_string());
+                        return Err(validation_error(
+                            py,
+                            &ValidationError::new(
+                                render_path(path, "event"),
+                                format!("has a key that is not a string: {shown}"),
+                            ),
+                        ));
+                    }
+                },
+            };
+            path.push(Seg::Key(name));
+            let item = self.at(value, path, depth + 1);
+            path.pop();
+            entries.push((Cow::Borrowed(name), item?));
+        }
+        drop(held);
+        Ok(Input::Map(entries))
+    }
 }
+
+/// How deep an event's dicts and lists may nest (an event needs 4 levels; custom extras get
+/// the rest). Deeper input is refused instead of recursing until the stack overflows.
+const MAX_DEPTH: usize = 32;
 
 /// An error about `normalize`'s value, named by `field` as the caller gave it.
 fn renamed(py: Python<'_>, err: PyErr, field: &str) -> PyErr {
@@ -236,303 +518,164 @@ fn renamed(py: Python<'_>, err: PyErr, field: &str) -> PyErr {
     rename().unwrap_or(err)
 }
 
-/// How deep an event's dicts and lists may nest (an event needs 4 levels; custom extras get
-/// the rest). Deeper input is refused instead of recursing until the stack overflows.
-const MAX_DEPTH: usize = 32;
-
-fn to_input_at(
-    obj: &Bound<'_, PyAny>,
-    path: &mut Vec<Seg>,
-    depth: usize,
-    keep: &mut Vec<Py<PyAny>>,
-) -> PyResult<Input<'static>> {
-    if depth > MAX_DEPTH {
-        return Err(path_error(
-            obj.py(),
-            path,
-            format!("is nested deeper than {MAX_DEPTH} levels"),
-        ));
-    }
-    if let Some(fast) = exact_builtin(obj, path, depth, keep) {
-        return fast;
-    }
-    // Anything else may run Python code below (`hasattr` and `isoformat` of a custom object), and
-    // may have come as a borrowed reference out of a dict or list that this code could change:
-    // held by a reference of its own until it has been read.
-    let owned = obj.clone();
-    let obj = &owned;
-    if let Ok(s) = obj.cast::<PyString>() {
-        // SAFETY: the borrow goes into a tree owned with `keep` (kept_str's contract).
-        return Ok(Input::Str(Cow::Borrowed(unsafe {
-            kept_str(s.clone(), keep, path)?
-        })));
-    }
-    if obj.is_none() {
-        return Ok(Input::Null);
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        return walk_dict(d.clone().into_any(), path, depth, keep);
-    }
-    if obj.is_instance_of::<PyBool>() {
-        return Ok(Input::Bool(obj.extract::<bool>()?));
-    }
-    if obj.is_instance_of::<PyInt>() {
-        if let Ok(i) = obj.extract::<i64>() {
-            return Ok(Input::Int(i));
-        }
-        // Beyond i64: its digits, so ids keep every one.
-        return Ok(Input::Str(Cow::Owned(obj.str()?.to_str()?.to_owned())));
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return Ok(Input::Float(f.value()));
-    }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let mut items = Vec::with_capacity(obj.len()?);
-        for (i, item) in obj.try_iter()?.enumerate() {
-            path.push(Seg::Index(i));
-            let value = item.and_then(|item| to_input_at(&item, path, depth + 1, keep));
-            path.pop();
-            items.push(value?);
-        }
-        return Ok(Input::List(items));
-    }
-    let key = path.iter().rev().find_map(|s| match s {
-        Seg::Key(k) => Some(*k),
-        Seg::Index(_) => None,
-    });
-    if key == Some("event_time") && obj.hasattr("timestamp")? {
-        let ts: f64 = obj.call_method0("timestamp")?.extract()?;
-        return Ok(Input::Int(ts as i64));
-    }
-    if obj.hasattr("isoformat")? {
-        return Ok(Input::Str(Cow::Owned(
-            obj.call_method0("isoformat")?.extract::<String>()?,
-        )));
-    }
-    let type_name = obj.get_type().name()?.to_string();
-    if type_name == "Decimal" || type_name == "Fraction" {
-        // A signaling NaN refuses float(): not a number, said for the field.
-        let f: f64 = obj
-            .extract()
-            .or_else(|_| obj.call_method0("__float__")?.extract())
-            .map_err(|_: PyErr| path_error(obj.py(), path, "is not a number"))?;
-        return Ok(if f.is_finite() {
-            Input::Float(f)
-        } else {
-            Input::Null
-        });
-    }
-    Err(PyTypeError::new_err(format!(
-        "{}: cannot send a value of type {type_name}",
-        render_path(path, "value")
-    )))
-}
-
-/// The names the event model reads, as `'static` strings: a dict key equal to one of them is
+/// The names the event model reads, sorted (checked when compiling): a dict key equal to one of them is
 /// borrowed from here instead of from the Python string (no reference kept for it).
-fn known_key(key: &str) -> Option<&'static str> {
-    Some(match key {
-        // the event
-        "event_name" => "event_name",
-        "event_time" => "event_time",
-        "event_id" => "event_id",
-        "event_source_url" => "event_source_url",
-        "referrer_url" => "referrer_url",
-        "action_source" => "action_source",
-        "opt_out" => "opt_out",
-        "limited_data_use" => "limited_data_use",
-        "consent" => "consent",
-        "ad_user_data" => "ad_user_data",
-        "ad_personalization" => "ad_personalization",
-        "user" => "user",
-        "user_data" => "user_data",
-        "custom" => "custom",
-        "custom_data" => "custom_data",
-        // the user
-        "client_ip_address" => "client_ip_address",
-        "ip" => "ip",
-        "client_user_agent" => "client_user_agent",
-        "user_agent" => "user_agent",
-        "fbc" => "fbc",
-        "fbp" => "fbp",
-        "ttclid" => "ttclid",
-        "ttp" => "ttp",
-        "locale" => "locale",
-        "click_id" => "click_id",
-        "epik" => "epik",
-        "partner_id" => "partner_id",
-        "client_id" => "client_id",
-        "ga" => "ga",
-        "session_id" => "session_id",
-        "email" => "email",
-        "em" => "em",
-        "phone" => "phone",
-        "ph" => "ph",
-        "first_name" => "first_name",
-        "fn" => "fn",
-        "last_name" => "last_name",
-        "ln" => "ln",
-        "gender" => "gender",
-        "ge" => "ge",
-        "date_of_birth" => "date_of_birth",
-        "db" => "db",
-        "city" => "city",
-        "ct" => "ct",
-        "state" => "state",
-        "st" => "st",
-        "zip" => "zip",
-        "zp" => "zp",
-        "country" => "country",
-        "external_id" => "external_id",
-        // custom data and its contents
-        "value" => "value",
-        "currency" => "currency",
-        "content_ids" => "content_ids",
-        "contents" => "contents",
-        "content_type" => "content_type",
-        "content_name" => "content_name",
-        "content_category" => "content_category",
-        "num_items" => "num_items",
-        "order_id" => "order_id",
-        "search_string" => "search_string",
-        "status" => "status",
-        "query" => "query",
-        "engagement_time_msec" => "engagement_time_msec",
-        "id" => "id",
-        "content_id" => "content_id",
-        "quantity" => "quantity",
-        "item_price" => "item_price",
-        "price" => "price",
-        "title" => "title",
-        "category" => "category",
-        "brand" => "brand",
-        _ => return None,
-    })
+const KNOWN_KEYS: [&str; 71] = [
+    "action_source",
+    "ad_personalization",
+    "ad_user_data",
+    "brand",
+    "category",
+    "city",
+    "click_id",
+    "client_id",
+    "client_ip_address",
+    "client_user_agent",
+    "consent",
+    "content_category",
+    "content_id",
+    "content_ids",
+    "content_name",
+    "content_type",
+    "contents",
+    "country",
+    "ct",
+    "currency",
+    "custom",
+    "custom_data",
+    "date_of_birth",
+    "db",
+    "em",
+    "email",
+    "engagement_time_msec",
+    "epik",
+    "event_id",
+    "event_name",
+    "event_source_url",
+    "event_time",
+    "external_id",
+    "fbc",
+    "fbp",
+    "first_name",
+    "fn",
+    "ga",
+    "ge",
+    "gender",
+    "id",
+    "ip",
+    "item_price",
+    "last_name",
+    "limited_data_use",
+    "ln",
+    "locale",
+    "num_items",
+    "opt_out",
+    "order_id",
+    "partner_id",
+    "ph",
+    "phone",
+    "price",
+    "quantity",
+    "query",
+    "referrer_url",
+    "search_string",
+    "session_id",
+    "st",
+    "state",
+    "status",
+    "title",
+    "ttclid",
+    "ttp",
+    "user",
+    "user_agent",
+    "user_data",
+    "value",
+    "zip",
+    "zp",
+];
+
+/// Whether `keys` is in strictly ascending byte order (checked when compiling, below).
+const fn strictly_sorted(keys: &[&str]) -> bool {
+    let mut i = 1;
+    while i < keys.len() {
+        let (a, b) = (keys[i - 1].as_bytes(), keys[i].as_bytes());
+        let mut j = 0;
+        loop {
+            if j == a.len() && j < b.len() {
+                break; // a is a proper prefix of b
+            }
+            if j == a.len() || j == b.len() || a[j] > b[j] {
+                return false;
+            }
+            if a[j] < b[j] {
+                break;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    true
 }
 
-/// [`to_input_at`] for objects of the exact built-in types events are made of (`str`, `None`,
-/// `dict`, `list`, `int`, `float`, `bool`), told apart by one type-pointer comparison each;
-/// `None` for anything else (subclasses included), which takes the general path.
-///
-/// Dict entries and list items are read as borrowed references. That is sound because the
-/// container is held by a strong reference while it is walked, an item is read before any
-/// Python code can run, and every object the walk goes on holding is referenced on its own:
-/// strings in `keep`, containers here, other objects by a reference [`to_input_at`] takes for
-/// them before it runs any Python code. Python code (a custom object's `isoformat`, say) that
-/// changes a container meanwhile can make the walk see an entry twice or miss one, never read
-/// freed memory: `PyDict_Next` and `PyList_GetItem` check their position against the
-/// container as it is.
-fn exact_builtin(
-    obj: &Bound<'_, PyAny>,
-    path: &mut Vec<Seg>,
-    depth: usize,
-    keep: &mut Vec<Py<PyAny>>,
-) -> Option<PyResult<Input<'static>>> {
-    use pyo3::ffi;
-    let py = obj.py();
-    let ptr = obj.as_ptr();
-    // SAFETY: `obj` is a live object; the type statics are the interpreter's own.
-    let ty = unsafe { ffi::Py_TYPE(ptr) };
-    unsafe {
-        if ty == &raw mut ffi::PyUnicode_Type {
-            // SAFETY: exact str; the borrow goes into a tree owned with `keep`.
-            let s = obj.clone().cast_into_unchecked::<PyString>();
-            return Some(kept_str(s, keep, path).map(|t| Input::Str(Cow::Borrowed(t))));
-        }
-        if ptr == ffi::Py_None() {
-            return Some(Ok(Input::Null));
-        }
-        if ty == &raw mut ffi::PyBool_Type {
-            return Some(Ok(Input::Bool(ptr == ffi::Py_True())));
-        }
-        if ty == &raw mut ffi::PyFloat_Type {
-            return Some(Ok(Input::Float(ffi::PyFloat_AsDouble(ptr))));
-        }
-        if ty == &raw mut ffi::PyLong_Type {
-            let i = ffi::PyLong_AsLongLong(ptr);
-            if i == -1 && !ffi::PyErr_Occurred().is_null() {
-                // Beyond i64: the general path keeps its digits.
-                ffi::PyErr_Clear();
+const _: () = assert!(strictly_sorted(&KNOWN_KEYS), "KNOWN_KEYS must be sorted");
+
+/// The `'static` name of a key the event model reads (see [`KNOWN_KEYS`]).
+fn known_key(key: &str) -> Option<&'static str> {
+    KNOWN_KEYS.binary_search(&key).ok().map(|i| KNOWN_KEYS[i])
+}
+
+/// The interned Python strings of [`KNOWN_KEYS`], found by address: a dict written in Python
+/// source (`{"email": ...}`) has these very objects as its keys, so the walk names them without
+/// reading their text. Other keys (from `json.loads`, say) are compared by text.
+struct KnownKeys {
+    /// Open addressing by address: (address, 1 + index in KNOWN_KEYS), 0 = empty.
+    slots: [(usize, u8); 256],
+    /// The strings themselves, held so their addresses stay theirs.
+    _held: Vec<Py<PyString>>,
+}
+
+impl KnownKeys {
+    fn slot(address: usize) -> usize {
+        // Object addresses are 16-byte aligned: the bits above spread well enough.
+        (((address as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
+    }
+
+    fn by_address(&self, key: *mut pyo3::ffi::PyObject) -> Option<&'static str> {
+        let address = key as usize;
+        let mut i = Self::slot(address);
+        loop {
+            let (held, index) = self.slots[i];
+            if held == address {
+                return Some(KNOWN_KEYS[usize::from(index) - 1]);
+            }
+            if held == 0 {
                 return None;
             }
-            return Some(Ok(Input::Int(i)));
-        }
-        if ty == &raw mut ffi::PyDict_Type {
-            return Some(walk_dict(obj.clone(), path, depth, keep));
-        }
-        if ty == &raw mut ffi::PyList_Type {
-            let list = obj.clone();
-            let mut items = Vec::with_capacity(ffi::PyList_Size(ptr).max(0) as usize);
-            let mut i: ffi::Py_ssize_t = 0;
-            while i < ffi::PyList_Size(list.as_ptr()) {
-                let item = ffi::PyList_GetItem(list.as_ptr(), i);
-                if item.is_null() {
-                    return Some(Err(PyErr::fetch(py)));
-                }
-                // SAFETY: a borrowed reference, read now (see above).
-                let item = PyBorrowed::from_ptr(py, item);
-                path.push(Seg::Index(i as usize));
-                let value = to_input_at(&item, path, depth + 1, keep);
-                path.pop();
-                match value {
-                    Ok(v) => items.push(v),
-                    Err(e) => return Some(Err(e)),
-                }
-                i += 1;
-            }
-            return Some(Ok(Input::List(items)));
+            i = (i + 1) % self.slots.len();
         }
     }
-    None
 }
 
-/// The entries of a dict, read as borrowed references (see [`exact_builtin`]) while `dict` is
-/// held; its keys must be strings.
-fn walk_dict(
-    dict: Bound<'_, PyAny>,
-    path: &mut Vec<Seg>,
-    depth: usize,
-    keep: &mut Vec<Py<PyAny>>,
-) -> PyResult<Input<'static>> {
-    use pyo3::ffi;
-    let py = dict.py();
-    let ptr = dict.as_ptr();
-    // SAFETY: `dict` is a dict held by this function's reference.
-    let mut entries = Vec::with_capacity(unsafe { ffi::PyDict_Size(ptr) }.max(0) as usize);
-    let mut pos: ffi::Py_ssize_t = 0;
-    let mut k: *mut ffi::PyObject = std::ptr::null_mut();
-    let mut v: *mut ffi::PyObject = std::ptr::null_mut();
-    // SAFETY: PyDict_Next hands out borrowed references to the dict's current entries.
-    while unsafe { ffi::PyDict_Next(ptr, &mut pos, &mut k, &mut v) } != 0 {
-        // SAFETY: borrowed references, read before any Python code runs.
-        let (key, value) = unsafe { (PyBorrowed::from_ptr(py, k), PyBorrowed::from_ptr(py, v)) };
-        let name: &'static str = match key.cast::<PyString>() {
-            // A lone surrogate has no text: kept_str names the field for it.
-            Ok(text) => match text.to_str().ok().and_then(known_key) {
-                Some(name) => name,
-                // SAFETY: the borrow goes into a tree owned with `keep`.
-                None => unsafe { kept_str(text.to_owned(), keep, path)? },
-            },
-            Err(_) => {
-                let shown = key
-                    .repr()
-                    .map(|r| r.to_string())
-                    .unwrap_or_else(|_| "?".to_string());
-                return Err(validation_error(
-                    py,
-                    &ValidationError::new(
-                        render_path(path, "event"),
-                        format!("has a key that is not a string: {shown}"),
-                    ),
-                ));
-            }
+static KNOWN_KEY_OBJECTS: PyOnceLock<KnownKeys> = PyOnceLock::new();
+
+fn known_keys(py: Python<'_>) -> &KnownKeys {
+    KNOWN_KEY_OBJECTS.get_or_init(py, || {
+        let mut table = KnownKeys {
+            slots: [(0, 0); 256],
+            _held: Vec::with_capacity(KNOWN_KEYS.len()),
         };
-        path.push(Seg::Key(name));
-        let item = to_input_at(&value, path, depth + 1, keep);
-        path.pop();
-        entries.push((Cow::Borrowed(name), item?));
-    }
-    Ok(Input::Map(entries))
+        for (index, name) in KNOWN_KEYS.iter().enumerate() {
+            let s = PyString::intern(py, name);
+            let address = s.as_ptr() as usize;
+            let mut i = KnownKeys::slot(address);
+            while table.slots[i].0 != 0 {
+                i = (i + 1) % table.slots.len();
+            }
+            table.slots[i] = (address, index as u8 + 1);
+            table._held.push(s.unbind());
+        }
+        table
+    })
 }
 
 /// Passes a pointer-sized key through: the map below is keyed by addresses, already spread.
@@ -665,27 +808,28 @@ fn within_event(py: Python<'_>, err: PyErr, i: usize) -> PyErr {
 
 /// A list (or tuple) of event dicts, or one event dict.
 fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Borrowed> {
-    let mut keep = Vec::new();
+    let mut walk = Walk::keeping();
     if events.is_instance_of::<PyDict>() {
-        let inputs = vec![to_input(events, None, &mut keep)?];
+        let inputs = vec![walk.input(events, None)?];
         return Ok(Borrowed {
             inputs,
-            _strings: keep,
+            _strings: walk.keep,
         });
     }
     if events.is_instance_of::<PyList>() || events.is_instance_of::<PyTuple>() {
         let n = events.len()?;
         let mut inputs = Vec::with_capacity(n);
         // About 40 strings and keys per event.
-        keep.reserve(n * 40);
+        walk.keep.reserve(n * 40);
         for (i, item) in events.try_iter()?.enumerate() {
-            let input =
-                to_input(&item?, None, &mut keep).map_err(|e| within_event(events.py(), e, i))?;
+            let input = walk
+                .input(&item?, None)
+                .map_err(|e| within_event(events.py(), e, i))?;
             inputs.push(input);
         }
         return Ok(Borrowed {
             inputs,
-            _strings: keep,
+            _strings: walk.keep,
         });
     }
     Err(PyTypeError::new_err(
@@ -706,9 +850,9 @@ fn normalize(
     value: &Bound<'_, PyAny>,
     country: Option<&str>,
 ) -> PyResult<String> {
-    let mut keep = Vec::new();
+    let mut walk = Walk::keeping();
     // The value is named by the field as given, whatever is wrong with it (and wherever).
-    let walked = to_input(value, None, &mut keep).map_err(|e| renamed(py, e, field));
+    let walked = walk.input(value, None).map_err(|e| renamed(py, e, field));
     let text = match walked? {
         Input::Str(s) => s.into_owned(),
         Input::Int(i) => i.to_string(),
@@ -875,6 +1019,19 @@ fn encode_payload<'py>(
 /// written while its input is still in the cache instead of after the whole batch was read.
 const STREAM_CHUNK: usize = 32;
 
+/// Reads a chunk of events into `inputs`; the failing event's position in the chunk with the
+/// error.
+fn read_chunk(
+    walk: &mut Walk,
+    chunk: &[Bound<'_, PyAny>],
+    inputs: &mut Vec<Input<'static>>,
+) -> Result<(), (usize, PyErr)> {
+    for (j, item) in chunk.iter().enumerate() {
+        inputs.push(walk.input(item, None).map_err(|e| (j, e))?);
+    }
+    Ok(())
+}
+
 /// [`encode_payload`] for a platform that writes its body around a stream of events.
 #[allow(clippy::too_many_arguments)]
 fn encode_streamed<'py>(
@@ -926,16 +1083,21 @@ fn encode_streamed<'py>(
         let done = stream(&mut w, target, request, &mut |list| {
             for (c, chunk) in items.chunks(STREAM_CHUNK).enumerate() {
                 let base = c * STREAM_CHUNK;
-                let mut keep = Vec::with_capacity(chunk.len() * 40);
+                // Borrowing first (no reference per string, the GIL kept until the chunk is
+                // written); a chunk with a value that needs Python code is read again keeping
+                // references, and written with the GIL released.
+                let mut walk = Walk::borrowing();
                 let mut inputs = Vec::with_capacity(chunk.len());
-                for (j, item) in chunk.iter().enumerate() {
-                    match to_input(item, None, &mut keep) {
-                        Ok(input) => inputs.push(input),
-                        Err(e) => {
-                            failure = Some(within_event(py, e, base + j));
-                            return false;
-                        }
-                    }
+                let mut read = read_chunk(&mut walk, chunk, &mut inputs);
+                if read.is_err() && walk.stopped {
+                    inputs.clear();
+                    walk = Walk::keeping();
+                    walk.keep.reserve(chunk.len() * 40);
+                    read = read_chunk(&mut walk, chunk, &mut inputs);
+                }
+                if let Err((j, e)) = read {
+                    failure = Some(within_event(py, e, base + j));
+                    return false;
                 }
                 let mut write_chunk = || -> Result<(), ValidationError> {
                     for (j, input) in inputs.iter().enumerate() {
@@ -946,7 +1108,7 @@ fn encode_streamed<'py>(
                     }
                     Ok(())
                 };
-                let built = if release {
+                let built = if release && !walk.borrowing {
                     py.detach(write_chunk)
                 } else {
                     write_chunk()
@@ -957,7 +1119,11 @@ fn encode_streamed<'py>(
                 }
                 // The chunk's strings are released here, with the GIL held.
                 drop(inputs);
-                drop(keep);
+                drop(walk);
+                if release {
+                    // Nothing borrowed is left: other threads may run between chunks.
+                    py.detach(|| ());
+                }
             }
             true
         });

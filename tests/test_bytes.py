@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,24 @@ def test_errors_name_the_event_in_every_chunk(bad_at: int) -> None:
     with pytest.raises(convapi.ValidationError) as info:
         convapi.encode_meta_payload(events)
     assert info.value.field.startswith(f"events[{bad_at % 100}].")
+
+
+def test_values_needing_python_code_and_keys_not_interned_give_the_same_bytes() -> None:
+    # Chunks of exact built-in values are read borrowing (no reference per string, the GIL
+    # held); a chunk holding a value only Python code can read (a datetime, a Decimal) is read
+    # again keeping references. Keys from json.loads are not the interned literals the walk
+    # finds by address, so they are read by their text.
+    events = meta_events(100)
+    plain = convapi.encode_meta_payload(events)
+    mixed = json.loads(json.dumps(events))
+    for i in (0, 40, 99):
+        mixed[i]["event_time"] = datetime.fromtimestamp(events[i]["event_time"], tz=timezone.utc)
+        mixed[i]["custom"]["value"] = Decimal(str(events[i]["custom"]["value"]))
+    assert convapi.encode_meta_payload(mixed) == plain
+    assert convapi.encode_meta_payload(json.loads(json.dumps(events))) == plain
+    mixed[40]["custom"]["value"] = object()
+    with pytest.raises(TypeError, match="custom.value"):
+        convapi.encode_meta_payload(mixed)
 
 
 def test_batch_limits_and_wrong_types() -> None:
