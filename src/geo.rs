@@ -54,8 +54,33 @@ fn by_name(key: &str) -> Option<&'static str> {
 
 /// Whether `code` (upper case) is an ISO 4217 currency code.
 pub fn is_currency(code: &str) -> bool {
-    CURRENCIES.binary_search(&code).is_ok()
+    match code.as_bytes() {
+        // The usual input, three uppercase letters: one bit of a table.
+        [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => {
+            let i = currency_slot(*a, *b, *c);
+            CURRENCY_BITS[i / 64] & (1 << (i % 64)) != 0
+        }
+        _ => false,
+    }
 }
+
+/// The place of a three-uppercase-letter code in [`CURRENCY_BITS`].
+const fn currency_slot(a: u8, b: u8, c: u8) -> usize {
+    ((a - b'A') as usize * 26 + (b - b'A') as usize) * 26 + (c - b'A') as usize
+}
+
+/// One bit per code `AAA`..`ZZZ`, set for those in [`CURRENCIES`].
+static CURRENCY_BITS: [u64; 26 * 26 * 26 / 64 + 1] = {
+    let mut bits = [0u64; 26 * 26 * 26 / 64 + 1];
+    let mut i = 0;
+    while i < CURRENCIES.len() {
+        let code = CURRENCIES[i].as_bytes();
+        let slot = currency_slot(code[0], code[1], code[2]);
+        bits[slot / 64] |= 1 << (slot % 64);
+        i += 1;
+    }
+    bits
+};
 
 /// The lowercase 2-letter code of a US state or Canadian province, from its code or full name.
 pub fn state_code(country: &str, value: &str) -> Option<&'static str> {
@@ -608,3 +633,42 @@ pub(crate) static STATES: &[(&str, &str, &str)] = &[
     ("us", "wv", "westvirginia"),
     ("us", "wy", "wyoming"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every two- and three-letter code, in both cases.
+    fn codes(len: u32) -> impl Iterator<Item = String> {
+        (0..26u32.pow(len)).flat_map(move |mut n| {
+            let mut code = String::new();
+            for _ in 0..len {
+                code.insert(0, char::from(b'a' + (n % 26) as u8));
+                n /= 26;
+            }
+            [code.clone(), code.to_ascii_uppercase()]
+        })
+    }
+
+    #[test]
+    fn the_alpha2_index_agrees_with_the_country_table() {
+        for code in codes(2) {
+            let lower = code.to_ascii_lowercase();
+            let row = COUNTRIES.iter().find(|(a2, _, _)| *a2 == lower);
+            assert_eq!(country_code(&code), row.map(|r| r.0), "{code}");
+        }
+    }
+
+    #[test]
+    fn the_currency_bits_agree_with_the_currency_table() {
+        for code in codes(3) {
+            assert_eq!(
+                is_currency(&code),
+                CURRENCIES.contains(&code.as_str()),
+                "{code}"
+            );
+        }
+        assert!(is_currency("EUR") && !is_currency("eur") && !is_currency("EURO"));
+        assert!(!is_currency("") && !is_currency("É€"));
+    }
+}

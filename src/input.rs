@@ -51,14 +51,15 @@ fn number_input(n: &Number) -> Input<'static> {
 impl<'a> Input<'a> {
     /// Whether the value carries nothing worth sending: null, a blank string, or a list/map of
     /// such values.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         match self {
             Input::Null => true,
-            // Most strings start with a non-space: no need to trim those.
-            Input::Str(s) => s
-                .chars()
-                .next()
-                .map_or(true, |c| c.is_whitespace() && s.trim().is_empty()),
+            // Most strings start with a printable ASCII character: no need to trim those.
+            Input::Str(s) => match s.as_bytes().first() {
+                Some(b) if b.is_ascii_graphic() => false,
+                _ => blank(s),
+            },
             Input::List(items) => items.iter().all(Input::is_empty),
             Input::Map(entries) => entries.iter().all(|(_, v)| v.is_empty()),
             Input::Bool(_) | Input::Int(_) | Input::Float(_) => false,
@@ -99,6 +100,12 @@ impl<'a> Input<'a> {
             ),
         }
     }
+}
+
+/// Whether a string is empty or all whitespace.
+#[inline(never)]
+fn blank(s: &str) -> bool {
+    s.trim().is_empty()
 }
 
 /// The first non-empty value under `key` in a map's entries.

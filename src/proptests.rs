@@ -957,6 +957,27 @@ normaliser_properties! {
 proptest! {
     #![proptest_config(config())]
 
+    /// The JSON writer's prices (whole cents, written without float formatting) are the bytes
+    /// serde_json writes, for prices and for any other float.
+    #[test]
+    fn numbers_are_written_as_serde_json_writes_them(
+        cents in prop_oneof![
+            4 => -100_000i64..100_000,
+            2 => any::<i64>().prop_map(|c| c % 2_000_000_000_000_000),
+            1 => 999_999_999_999_000i64..1_000_000_000_001_000,
+        ],
+        divisor in prop_oneof![Just(100.0f64), Just(10.0), Just(1.0), Just(1000.0), Just(3.0)],
+        raw in any::<f64>(),
+    ) {
+        for f in [cents as f64 / divisor, raw, -raw, f64::from_bits(raw.to_bits() ^ 1)] {
+            if let Some(n) = Number::from_f64(f) {
+                let mut buf = Vec::new();
+                crate::out::write_number(&mut buf, &n);
+                prop_assert_eq!(String::from_utf8_lossy(&buf), serde_json::to_string(&n).unwrap_or_default(), "{}", f);
+            }
+        }
+    }
+
     #[test]
     fn hash_value_is_a_digest_and_idempotent(value in messy_text()) {
         let digest = hash_value(&value);

@@ -255,15 +255,19 @@ impl Walk {
         field: Option<&'static str>,
     ) -> PyResult<Input<'static>> {
         let mut path: Vec<Seg> = field.map(Seg::Key).into_iter().collect();
-        self.at(obj.as_borrowed(), &mut path, 0)
+        let mut out = Input::Null;
+        self.at(obj.as_borrowed(), &mut path, 0, &mut out)?;
+        Ok(out)
     }
 
+    /// Reads `obj` into `out` (written in place: no input value is moved through a return).
     fn at(
         &mut self,
         obj: PyBorrowed<'_, '_, PyAny>,
         path: &mut Vec<Seg>,
         depth: usize,
-    ) -> PyResult<Input<'static>> {
+        out: &mut Input<'static>,
+    ) -> PyResult<()> {
         if depth > MAX_DEPTH {
             return Err(path_error(
                 obj.py(),
@@ -271,12 +275,23 @@ impl Walk {
                 format!("is nested deeper than {MAX_DEPTH} levels"),
             ));
         }
-        if let Some(fast) = self.exact_builtin(obj, path, depth) {
+        if let Some(fast) = self.exact_builtin(obj, path, depth, out) {
             return fast;
         }
         if self.borrowing {
             return Err(self.stop());
         }
+        *out = self.general(obj, path, depth)?;
+        Ok(())
+    }
+
+    /// [`Walk::at`] for the values that are not of an exact built-in type.
+    fn general(
+        &mut self,
+        obj: PyBorrowed<'_, '_, PyAny>,
+        path: &mut Vec<Seg>,
+        depth: usize,
+    ) -> PyResult<Input<'static>> {
         // Anything else may run Python code below (`hasattr` and `isoformat` of a custom object),
         // and may have come as a borrowed reference out of a dict or list that this code could
         // change: held by a reference of its own until it has been read.
@@ -292,7 +307,9 @@ impl Walk {
             return Ok(Input::Null);
         }
         if let Ok(d) = obj.cast::<PyDict>() {
-            return self.dict(d.as_any().as_borrowed(), path, depth);
+            let mut map = Input::Null;
+            self.dict(d.as_any().as_borrowed(), path, depth, &mut map)?;
+            return Ok(map);
         }
         if obj.is_instance_of::<PyBool>() {
             return Ok(Input::Bool(obj.extract::<bool>()?));
@@ -311,9 +328,12 @@ impl Walk {
             let mut items = Vec::with_capacity(obj.len()?);
             for (i, item) in obj.try_iter()?.enumerate() {
                 path.push(Seg::Index(i));
-                let value = item.and_then(|item| self.at(item.as_borrowed(), path, depth + 1));
+                let mut value = Input::Null;
+                let read =
+                    item.and_then(|item| self.at(item.as_borrowed(), path, depth + 1, &mut value));
                 path.pop();
-                items.push(value?);
+                read?;
+                items.push(value);
             }
             return Ok(Input::List(items));
         }
@@ -366,7 +386,8 @@ impl Walk {
         obj: PyBorrowed<'_, '_, PyAny>,
         path: &mut Vec<Seg>,
         depth: usize,
-    ) -> Option<PyResult<Input<'static>>> {
+        out: &mut Input<'static>,
+    ) -> Option<PyResult<()>> {
         use pyo3::ffi;
         let py = obj.py();
         let ptr = obj.as_ptr();
@@ -376,16 +397,22 @@ impl Walk {
             if ty == &raw mut ffi::PyUnicode_Type {
                 // SAFETY: exact str; the borrow goes into a tree owned with `keep`.
                 let s = obj.cast_unchecked::<PyString>();
-                return Some(self.text(s, path).map(|t| Input::Str(Cow::Borrowed(t))));
+                return Some(
+                    self.text(s, path)
+                        .map(|t| *out = Input::Str(Cow::Borrowed(t))),
+                );
             }
             if ptr == ffi::Py_None() {
-                return Some(Ok(Input::Null));
+                *out = Input::Null;
+                return Some(Ok(()));
             }
             if ty == &raw mut ffi::PyBool_Type {
-                return Some(Ok(Input::Bool(ptr == ffi::Py_True())));
+                *out = Input::Bool(ptr == ffi::Py_True());
+                return Some(Ok(()));
             }
             if ty == &raw mut ffi::PyFloat_Type {
-                return Some(Ok(Input::Float(ffi::PyFloat_AsDouble(ptr))));
+                *out = Input::Float(ffi::PyFloat_AsDouble(ptr));
+                return Some(Ok(()));
             }
             if ty == &raw mut ffi::PyLong_Type {
                 let i = ffi::PyLong_AsLongLong(ptr);
@@ -394,10 +421,11 @@ impl Walk {
                     ffi::PyErr_Clear();
                     return None;
                 }
-                return Some(Ok(Input::Int(i)));
+                *out = Input::Int(i);
+                return Some(Ok(()));
             }
             if ty == &raw mut ffi::PyDict_Type {
-                return Some(self.dict(obj, path, depth));
+                return Some(self.dict(obj, path, depth, out));
             }
             if ty == &raw mut ffi::PyList_Type {
                 // Held while walked (its items are borrowed from it).
@@ -416,16 +444,20 @@ impl Walk {
                     // SAFETY: a borrowed reference, read now (see above).
                     let item = PyBorrowed::from_ptr(py, item);
                     path.push(Seg::Index(i as usize));
-                    let value = self.at(item, path, depth + 1);
+                    items.push(Input::Null);
+                    let read = match items.last_mut() {
+                        Some(slot) => self.at(item, path, depth + 1, slot),
+                        None => Ok(()),
+                    };
                     path.pop();
-                    match value {
-                        Ok(v) => items.push(v),
-                        Err(e) => return Some(Err(e)),
+                    if let Err(e) = read {
+                        return Some(Err(e));
                     }
                     i += 1;
                 }
                 drop(list);
-                return Some(Ok(Input::List(items)));
+                *out = Input::List(items);
+                return Some(Ok(()));
             }
         }
         None
@@ -438,7 +470,8 @@ impl Walk {
         dict: PyBorrowed<'_, '_, PyAny>,
         path: &mut Vec<Seg>,
         depth: usize,
-    ) -> PyResult<Input<'static>> {
+        out: &mut Input<'static>,
+    ) -> PyResult<()> {
         use pyo3::ffi;
         let py = dict.py();
         let ptr = dict.as_ptr();
@@ -485,12 +518,17 @@ impl Walk {
                 },
             };
             path.push(Seg::Key(name));
-            let item = self.at(value, path, depth + 1);
+            entries.push((Cow::Borrowed(name), Input::Null));
+            let read = match entries.last_mut() {
+                Some((_, slot)) => self.at(value, path, depth + 1, slot),
+                None => Ok(()),
+            };
             path.pop();
-            entries.push((Cow::Borrowed(name), item?));
+            read?;
         }
         drop(held);
-        Ok(Input::Map(entries))
+        *out = Input::Map(entries);
+        Ok(())
     }
 }
 
