@@ -783,8 +783,10 @@ impl<'m> Event<'m> {
             }
             Ok(())
         })?;
+        self.keys.reserve(Field::ALL.len());
         for (i, field) in Field::ALL.into_iter().enumerate() {
-            let mut keys: Vec<MatchKey> = Vec::new();
+            // Most match keys have one value.
+            let mut keys: Vec<MatchKey> = Vec::with_capacity(1);
             for_each_raw(field, &raw[i], |raw| {
                 let trimmed = trim(raw);
                 let key = if is_sha256_hex(trimmed) {

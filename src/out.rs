@@ -496,13 +496,23 @@ impl<'b> JsonWriter<'b> {
     /// Writes one of the builders' own keys: plain ASCII names, so no escaping scan.
     fn key(&mut self, key: &'static str) {
         debug_assert!(key.bytes().all(|b| ESCAPE[usize::from(b)] == 0));
-        if !self.first {
-            self.buf.push(b',');
-        }
+        let comma = usize::from(!self.first);
         self.first = false;
-        self.buf.push(b'"');
-        self.buf.extend_from_slice(key.as_bytes());
-        self.buf.extend_from_slice(b"\":");
+        let key = key.as_bytes();
+        let len = comma + key.len() + 3;
+        self.buf.reserve(len);
+        let start = self.buf.len();
+        // SAFETY: `len` bytes were reserved past `start`; every one of them is written below
+        // before the length covers them.
+        unsafe {
+            let at = self.buf.as_mut_ptr().add(start);
+            *at = b',';
+            *at.add(comma) = b'"';
+            std::ptr::copy_nonoverlapping(key.as_ptr(), at.add(comma + 1), key.len());
+            *at.add(comma + 1 + key.len()) = b'"';
+            *at.add(comma + 2 + key.len()) = b':';
+            self.buf.set_len(start + len);
+        }
     }
 
     fn any_key(&mut self, key: Key<'_>) {
