@@ -281,7 +281,7 @@ impl Walk {
         if self.borrowing {
             return Err(self.stop());
         }
-        *out = self.general(obj, path, depth)?;
+        set(out, self.general(obj, path, depth)?);
         Ok(())
     }
 
@@ -399,19 +399,18 @@ impl Walk {
                 let s = obj.cast_unchecked::<PyString>();
                 return Some(
                     self.text(s, path)
-                        .map(|t| *out = Input::Str(Cow::Borrowed(t))),
+                        .map(|t| set(out, Input::Str(Cow::Borrowed(t)))),
                 );
             }
             if ptr == ffi::Py_None() {
-                *out = Input::Null;
                 return Some(Ok(()));
             }
             if ty == &raw mut ffi::PyBool_Type {
-                *out = Input::Bool(ptr == ffi::Py_True());
+                set(out, Input::Bool(ptr == ffi::Py_True()));
                 return Some(Ok(()));
             }
             if ty == &raw mut ffi::PyFloat_Type {
-                *out = Input::Float(ffi::PyFloat_AsDouble(ptr));
+                set(out, Input::Float(ffi::PyFloat_AsDouble(ptr)));
                 return Some(Ok(()));
             }
             if ty == &raw mut ffi::PyLong_Type {
@@ -421,7 +420,7 @@ impl Walk {
                     ffi::PyErr_Clear();
                     return None;
                 }
-                *out = Input::Int(i);
+                set(out, Input::Int(i));
                 return Some(Ok(()));
             }
             if ty == &raw mut ffi::PyDict_Type {
@@ -444,11 +443,7 @@ impl Walk {
                     // SAFETY: a borrowed reference, read now (see above).
                     let item = PyBorrowed::from_ptr(py, item);
                     path.push(Seg::Index(i as usize));
-                    items.push(Input::Null);
-                    let read = match items.last_mut() {
-                        Some(slot) => self.at(item, path, depth + 1, slot),
-                        None => Ok(()),
-                    };
+                    let read = self.at(item, path, depth + 1, push_item(&mut items));
                     path.pop();
                     if let Err(e) = read {
                         return Some(Err(e));
@@ -456,7 +451,7 @@ impl Walk {
                     i += 1;
                 }
                 drop(list);
-                *out = Input::List(items);
+                set(out, Input::List(items));
                 return Some(Ok(()));
             }
         }
@@ -518,17 +513,57 @@ impl Walk {
                 },
             };
             path.push(Seg::Key(name));
-            entries.push((Cow::Borrowed(name), Input::Null));
-            let read = match entries.last_mut() {
-                Some((_, slot)) => self.at(value, path, depth + 1, slot),
-                None => Ok(()),
-            };
+            let read = self.at(value, path, depth + 1, push_entry(&mut entries, name));
             path.pop();
             read?;
         }
         drop(held);
-        *out = Input::Map(entries);
+        set(out, Input::Map(entries));
         Ok(())
+    }
+}
+
+/// Writes `value` over `out`, which the walk always hands over holding `Input::Null` (nothing to
+/// drop: no drop call for it).
+#[inline(always)]
+fn set(out: &mut Input<'static>, value: Input<'static>) {
+    debug_assert!(matches!(out, Input::Null));
+    // SAFETY: `out` is a valid, exclusive place; the Null it held owns nothing, so overwriting
+    // it without dropping it leaks nothing.
+    unsafe { std::ptr::write(out, value) }
+}
+
+/// Appends the entry `name: null` to `entries` and returns its value, written in place (no
+/// entry built on the stack and copied in).
+#[inline(always)]
+fn push_entry<'e>(
+    entries: &'e mut Vec<(Cow<'static, str>, Input<'static>)>,
+    name: &'static str,
+) -> &'e mut Input<'static> {
+    entries.reserve(1);
+    let len = entries.len();
+    // SAFETY: one free slot was reserved at `len`; both fields are written before the length
+    // covers it, and the returned borrow is of the initialised value.
+    unsafe {
+        let slot = entries.as_mut_ptr().add(len);
+        std::ptr::addr_of_mut!((*slot).0).write(Cow::Borrowed(name));
+        std::ptr::addr_of_mut!((*slot).1).write(Input::Null);
+        entries.set_len(len + 1);
+        &mut (*slot).1
+    }
+}
+
+/// Appends `null` to `items` and returns it, to be written in place.
+#[inline(always)]
+fn push_item<'e>(items: &'e mut Vec<Input<'static>>) -> &'e mut Input<'static> {
+    items.reserve(1);
+    let len = items.len();
+    // SAFETY: as in `push_entry`.
+    unsafe {
+        let slot = items.as_mut_ptr().add(len);
+        slot.write(Input::Null);
+        items.set_len(len + 1);
+        &mut *slot
     }
 }
 
@@ -875,8 +910,13 @@ fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Borrowed> {
     ))
 }
 
+/// The options of one call: the clock read once for all its events (not once per event).
 fn options(strict: bool) -> BuildOptions {
-    BuildOptions { strict, now: None }
+    let now = BuildOptions::default().now();
+    BuildOptions {
+        strict,
+        now: Some(now),
+    }
 }
 
 /// Normalise one match key as the platforms specify; the phone comes back in E.164 with `+`.
