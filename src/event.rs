@@ -171,6 +171,10 @@ fn digest_out(value: &str) -> Out<'_> {
     Out::Digest(sha256_hex(value))
 }
 
+/// The values of one match key: one inline (the usual case needs no allocation), more on the
+/// heap.
+pub type KeyValues = smallvec::SmallVec<[MatchKey; 1]>;
+
 /// One item of `custom.contents`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Content<'a> {
@@ -197,7 +201,7 @@ pub struct Event<'a> {
     pub opt_out: Option<bool>,
     pub limited_data_use: bool,
     /// Normalised match keys, in [`Field::ALL`] order, each with one or more values.
-    pub keys: Vec<(Field, Vec<MatchKey>)>,
+    pub keys: Vec<(Field, KeyValues)>,
     pub client_ip_address: Option<Cow<'a, str>>,
     pub client_user_agent: Option<Cow<'a, str>>,
     pub fbc: Option<Cow<'a, str>>,
@@ -786,7 +790,7 @@ impl<'m> Event<'m> {
         self.keys.reserve(Field::ALL.len());
         for (i, field) in Field::ALL.into_iter().enumerate() {
             // Most match keys have one value.
-            let mut keys: Vec<MatchKey> = Vec::with_capacity(1);
+            let mut keys = KeyValues::new();
             for_each_raw(field, &raw[i], |raw| {
                 let trimmed = trim(raw);
                 let key = if is_sha256_hex(trimmed) {
