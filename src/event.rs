@@ -488,10 +488,18 @@ fn as_object<'m, 'a>(
 fn http_url<'m>(value: Slot<'m, '_>, key: &str) -> Result<Option<Cow<'m, str>>, ValidationError> {
     let url = opt_string(value, key)?;
     if let Some(u) = &url {
-        let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://"))
-            || u.contains(char::is_whitespace)
-        {
+        let starts = |scheme: &str| {
+            u.as_bytes()
+                .get(..scheme.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(scheme.as_bytes()))
+        };
+        // ASCII URLs (the usual) are scanned byte by byte; others char by char.
+        let spaced = if u.is_ascii() {
+            u.bytes().any(|b| b.is_ascii_whitespace() || b == 0x0b)
+        } else {
+            u.contains(char::is_whitespace)
+        };
+        if !(starts("http://") || starts("https://")) || spaced {
             return Err(ValidationError::new(
                 key,
                 "must be an http:// or https:// URL",
@@ -789,9 +797,15 @@ impl<'m> Event<'m> {
         })?;
         self.keys.reserve(Field::ALL.len());
         for (i, field) in Field::ALL.into_iter().enumerate() {
-            // Most match keys have one value.
-            let mut keys = KeyValues::new();
-            for_each_raw(field, &raw[i], |raw| {
+            if raw[i].iter().all(Option::is_none) {
+                continue;
+            }
+            // Filled where it is kept (not built aside and moved in), dropped again if empty.
+            self.keys.push((field, KeyValues::new()));
+            let Some((_, keys)) = self.keys.last_mut() else {
+                continue;
+            };
+            let filled = for_each_raw(field, &raw[i], |raw| {
                 let trimmed = trim(raw);
                 let key = if is_sha256_hex(trimmed) {
                     MatchKey::Hashed(trimmed.to_ascii_lowercase())
@@ -806,17 +820,21 @@ impl<'m> Event<'m> {
                     keys.push(key);
                 }
                 Ok(())
-            })?;
-            if !keys.is_empty() {
-                self.keys.push((field, keys));
+            });
+            if self.keys.last().is_some_and(|(_, keys)| keys.is_empty()) {
+                self.keys.pop();
             }
+            filled?;
         }
         Ok(())
     }
 
     fn parse_custom(&mut self, custom: Entries<'m, '_>) -> Result<(), ValidationError> {
+        let found = slots::<13>(custom, custom_slot);
+        // Every entry a key of the model: no extras to look for below.
+        let all_known = found.iter().flatten().count() == custom.len();
         let [value, currency, content_ids, contents, content_type, content_name, content_category, num_items, order_id, search_string, status, query, engagement_time_msec] =
-            slots::<13>(custom, custom_slot);
+            found;
         self.value = opt_number(value, "value")?;
         self.currency = match opt_string(currency, "currency")? {
             None => None,
@@ -925,7 +943,7 @@ impl<'m> Event<'m> {
         if self.search_string.is_none() {
             self.search_string = opt_string(query, "search_string")?;
         }
-        for (k, v) in custom {
+        for (k, v) in custom.iter().filter(|_| !all_known) {
             if custom_slot(k).is_none() && !v.is_empty() {
                 self.extra_custom.insert(k.to_string(), v.to_value());
             }
@@ -1003,6 +1021,35 @@ pub(crate) fn strip_empty(value: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_need_an_http_scheme_and_no_whitespace() {
+        let url = |u: &str| {
+            let entries = vec![(Cow::Borrowed("u"), Input::Str(Cow::Owned(u.to_string())))];
+            let [slot] = slots::<1>(&entries, |k| (k == "u").then_some(0));
+            http_url(slot, "event_source_url").map(|v| v.map(|c| c.into_owned()))
+        };
+        for ok in [
+            "https://shop.example.com/p?x=1",
+            "HTTP://A.B",
+            " http://é.fr/ü ",
+        ] {
+            assert!(matches!(url(ok), Ok(Some(_))), "{ok:?}");
+        }
+        for bad in [
+            "ftp://a.b",
+            "https:/a.b",
+            "https://a.b/x y",
+            "https://a.b/x\u{b}y",
+            "https://a.b/x\ty",
+            "https://é.fr/\u{a0}x",
+            "https://é.fr/\u{2003}x",
+            "shop.example.com",
+        ] {
+            assert!(url(bad).is_err(), "{bad:?}");
+        }
+        assert!(matches!(url("  "), Ok(None)));
+    }
 
     #[test]
     fn user_key_agrees_with_the_tables() {

@@ -481,6 +481,38 @@ pub(crate) fn today() -> (i64, u32, u32) {
     civil_from_days(secs.div_euclid(86_400))
 }
 
+/// The latest day (days since 1970-01-01) the clock was seen to have reached.
+static PAST_DAY: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MIN);
+
+/// The clock's checks of a date of birth, remembering the day it read.
+fn check_not_future(y: i64, m: u32, d: u32) -> Result<(), ValidationError> {
+    let err = |msg: &str| ValidationError::new("date_of_birth", msg);
+    let (this_year, this_month, this_day) = today();
+    PAST_DAY.fetch_max(
+        days_from_civil(this_year, this_month, this_day),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    if y > this_year {
+        return Err(err("year must be between 1900 and the current year"));
+    }
+    if (y, m, d) > (this_year, this_month, this_day) {
+        return Err(err("is in the future"));
+    }
+    Ok(())
+}
+
+/// (year, month, day) to days since 1970-01-01, Howard Hinnant's algorithm (the inverse of
+/// [`civil_from_days`]).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -565,12 +597,14 @@ fn normalize_date_of_birth(value: &str) -> Result<String, ValidationError> {
     if !(1..=12).contains(&m) || d < 1 || d > i64::from(days_in_month(y, m as u32)) {
         return Err(err("is not a real calendar date"));
     }
-    let (this_year, this_month, this_day) = today();
-    if y < 1900 || y > this_year {
+    if y < 1900 {
         return Err(err("year must be between 1900 and the current year"));
     }
-    if (y, m as u32, d as u32) > (this_year, this_month, this_day) {
-        return Err(err("is in the future"));
+    // A date on or before a day already seen to have come is not in the future: most dates of
+    // birth are checked without reading the clock.
+    let day = days_from_civil(y, m as u32, d as u32);
+    if day > PAST_DAY.load(std::sync::atomic::Ordering::Relaxed) {
+        check_not_future(y, m as u32, d as u32)?;
     }
     // YYYYMMDD, the year checked to be 1900..=this year above.
     let mut out = String::with_capacity(8);
@@ -642,6 +676,32 @@ fn normalize_zip(value: &str, country: Option<&str>) -> Result<String, Validatio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_numbers_and_civil_dates_convert_both_ways() {
+        for day in -800_000..800_000 {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m, d), day, "{y}-{m}-{d}");
+        }
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+
+    #[test]
+    fn dates_of_birth_in_the_future_are_refused_after_past_ones_were_seen() {
+        // The first check reads the clock and remembers today; later ones still refuse a
+        // date after it.
+        assert_eq!(n("date_of_birth", "1990-05-17", None), "19900517");
+        let (y, m, d) = today();
+        assert!(normalize("date_of_birth", &format!("{y:04}-{m:02}-{d:02}"), None).is_ok());
+        let (ty, tm, td) = civil_from_days(days_from_civil(y, m, d) + 1);
+        let tomorrow = format!("{ty:04}-{tm:02}-{td:02}");
+        assert!(
+            normalize("date_of_birth", &tomorrow, None).is_err(),
+            "{tomorrow}"
+        );
+        assert!(normalize("date_of_birth", &format!("{}-01-01", y + 1), None).is_err());
+    }
 
     #[test]
     fn hex_digits_agree_with_the_byte_table() {
