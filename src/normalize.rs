@@ -678,6 +678,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn digests_agree_with_the_sha2_hasher_at_every_length() {
+        // One block, the length spilling into a second, and two full blocks.
+        for n in 0..130 {
+            let text: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            use sha2::Digest;
+            let expected: String = sha2::Sha256::digest(text.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(&sha256_hex(&text)[..], expected.as_bytes(), "{n}");
+        }
+    }
+
+    #[test]
     fn day_numbers_and_civil_dates_convert_both_ways() {
         for day in -800_000..800_000 {
             let (y, m, d) = civil_from_days(day);

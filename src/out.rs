@@ -707,6 +707,36 @@ impl<'a> Sink<'a> for JsonWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        // Every byte to escape at every position of strings up to 40 bytes, which covers the
+        // 16-byte and 8-byte scans and the tail; then a long text with no escape at all.
+        let specials = ['"', '\\', '\n', '\u{1}', '\u{1f}', '\t', 'é', '\u{7f}', '/'];
+        for len in 0..40 {
+            for at in 0..len {
+                for c in specials {
+                    let text: String = (0..len)
+                        .map(|i| {
+                            if i == at {
+                                c
+                            } else {
+                                char::from(b'a' + (i % 26) as u8)
+                            }
+                        })
+                        .collect();
+                    let mut buf = Vec::new();
+                    write_json_str(&mut buf, &text);
+                    let expected = serde_json::to_string(&text).unwrap_or_default();
+                    assert_eq!(String::from_utf8_lossy(&buf), expected, "{text:?}");
+                }
+            }
+        }
+        let long = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 ".repeat(9);
+        let mut buf = Vec::new();
+        write_json_str(&mut buf, &long);
+        assert_eq!(buf, serde_json::to_vec(&long).unwrap_or_default());
+    }
     use serde_json::json;
 
     const GIVEN: &str = "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB";
