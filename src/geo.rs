@@ -27,22 +27,26 @@ pub fn country_code(value: &str) -> Option<&'static str> {
 
 /// Lowercase ASCII letters only, with Latin accents folded (`Québec` → `quebec`).
 fn ascii_key(value: &str) -> String {
-    value
-        .chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
-            'ç' => 'c',
-            'è' | 'é' | 'ê' | 'ë' => 'e',
-            'ì' | 'í' | 'î' | 'ï' => 'i',
-            'ñ' => 'n',
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
-            'ù' | 'ú' | 'û' | 'ü' => 'u',
-            'ý' | 'ÿ' => 'y',
-            other => other,
-        })
-        .filter(char::is_ascii_alphabetic)
-        .collect()
+    // Sized once: collecting a filter grows the string a step at a time.
+    let mut key = String::with_capacity(value.len());
+    key.extend(
+        value
+            .chars()
+            .flat_map(char::to_lowercase)
+            .map(|c| match c {
+                'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+                'ç' => 'c',
+                'è' | 'é' | 'ê' | 'ë' => 'e',
+                'ì' | 'í' | 'î' | 'ï' => 'i',
+                'ñ' => 'n',
+                'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
+                'ù' | 'ú' | 'û' | 'ü' => 'u',
+                'ý' | 'ÿ' => 'y',
+                other => other,
+            })
+            .filter(char::is_ascii_alphabetic),
+    );
+    key
 }
 
 fn by_name(key: &str) -> Option<&'static str> {
@@ -103,7 +107,6 @@ pub fn state_code(country: &str, value: &str) -> Option<&'static str> {
         .map(|r| r.1)
 }
 
-// Generated from ISO 3166-1 (pycountry data) with common English aliases. (alpha-2, alpha-3, name keys)
 /// For each two-letter code `aa`..`zz` (26 × 26 slots), 1 + its row in [`COUNTRIES`], or 0:
 /// the usual input is looked up by one index instead of a binary search.
 static ALPHA2: [u16; 26 * 26] = alpha2_index();
@@ -120,6 +123,7 @@ const fn alpha2_index() -> [u16; 26 * 26] {
     table
 }
 
+// Generated from ISO 3166-1 (pycountry data) with common English aliases. (alpha-2, alpha-3, name keys)
 pub(crate) static COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("ad", "and", &["andorra", "principalityofandorra"]),
     ("ae", "are", &["uae", "unitedarabemirates"]),

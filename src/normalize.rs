@@ -438,19 +438,23 @@ fn normalize_name(value: &str) -> Option<String> {
 }
 
 fn letters_only(value: &str) -> Option<String> {
+    // Sized once: collecting a filter grows the string a step at a time.
+    let mut out = String::with_capacity(value.len());
     if value.is_ascii() {
-        let out: String = value
-            .bytes()
-            .filter(u8::is_ascii_alphabetic)
-            .map(|b| char::from(b.to_ascii_lowercase()))
-            .collect();
-        return (!out.is_empty()).then_some(out);
+        out.extend(
+            value
+                .bytes()
+                .filter(u8::is_ascii_alphabetic)
+                .map(|b| char::from(b.to_ascii_lowercase())),
+        );
+    } else {
+        out.extend(
+            value
+                .chars()
+                .flat_map(char::to_lowercase)
+                .filter(|c| c.is_alphabetic()),
+        );
     }
-    let out: String = value
-        .chars()
-        .flat_map(char::to_lowercase)
-        .filter(|c| c.is_alphabetic())
-        .collect();
     (!out.is_empty()).then_some(out)
 }
 
@@ -642,19 +646,23 @@ fn normalize_state(value: &str, country: Option<&str>) -> Result<String, Validat
 }
 
 fn letters_and_digits(value: &str) -> Option<String> {
+    // Sized once: collecting a filter grows the string a step at a time.
+    let mut out = String::with_capacity(value.len());
     if value.is_ascii() {
-        let out: String = value
-            .bytes()
-            .filter(u8::is_ascii_alphanumeric)
-            .map(|b| char::from(b.to_ascii_lowercase()))
-            .collect();
-        return (!out.is_empty()).then_some(out);
+        out.extend(
+            value
+                .bytes()
+                .filter(u8::is_ascii_alphanumeric)
+                .map(|b| char::from(b.to_ascii_lowercase())),
+        );
+    } else {
+        out.extend(
+            value
+                .chars()
+                .flat_map(char::to_lowercase)
+                .filter(|c| c.is_alphanumeric()),
+        );
     }
-    let out: String = value
-        .chars()
-        .flat_map(char::to_lowercase)
-        .filter(|c| c.is_alphanumeric())
-        .collect();
     (!out.is_empty()).then_some(out)
 }
 
