@@ -188,8 +188,10 @@ fn path_error(py: Python<'_>, path: &[Seg], message: impl Into<String>) -> PyErr
 /// ([`Walk::borrowing`]) nothing is referenced: the caller keeps the GIL from the walk until the
 /// trees are dropped and runs no Python code in between, so every object stays where the walk
 /// found it (the events it walks are held by the caller). A value the walk could only read by
-/// running Python code (a date, a `Decimal`, a subclass) stops such a walk before that code
-/// runs, with [`Walk::stopped`] set: the caller walks again in the default mode.
+/// running Python code (a date, a `Decimal`, a subclass), or one it cannot read (a string with
+/// a lone surrogate: the exception raised for it may set off a garbage collection), stops such a
+/// walk before any of it is read again, with [`Walk::stopped`] set: the caller walks again in
+/// the default mode, which also names the field of any error.
 struct Walk {
     keep: Vec<Py<PyAny>>,
     borrowing: bool,
@@ -224,13 +226,19 @@ impl Walk {
         path: &[Seg],
     ) -> PyResult<&'static str> {
         // A str holding a lone surrogate ('\ud800', which json.loads can make) has no UTF-8 form.
-        let text: *const str = s.to_str().map_err(|_| {
-            path_error(
-                s.py(),
-                path,
-                "is not valid text (it holds a lone surrogate)",
-            )
-        })?;
+        // The exception raised for it may have set off a garbage collection (Python code):
+        // borrowing, the walk stops and is done again keeping references, which names the field.
+        let text: *const str = match s.to_str() {
+            Ok(text) => text,
+            Err(_) if self.borrowing => return Err(self.stop()),
+            Err(_) => {
+                return Err(path_error(
+                    s.py(),
+                    path,
+                    "is not valid text (it holds a lone surrogate)",
+                ))
+            }
+        };
         if !self.borrowing {
             self.keep.push(s.to_owned().into_any().unbind());
         }
@@ -414,10 +422,12 @@ impl Walk {
                 return Some(Ok(()));
             }
             if ty == &raw mut ffi::PyLong_Type {
-                let i = ffi::PyLong_AsLongLong(ptr);
-                if i == -1 && !ffi::PyErr_Occurred().is_null() {
+                // The overflow is reported by a flag, not an exception: no object is created,
+                // so no garbage collection (and no finaliser's Python code) can run here.
+                let mut overflow: std::os::raw::c_int = 0;
+                let i = ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow);
+                if overflow != 0 {
                     // Beyond i64: the general path keeps its digits.
-                    ffi::PyErr_Clear();
                     return None;
                 }
                 set(out, Input::Int(i));

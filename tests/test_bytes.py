@@ -184,6 +184,20 @@ def test_a_key_that_is_not_text_is_named_with_its_place() -> None:
     assert "lone surrogate" in str(info.value)
 
 
+def test_a_value_that_is_not_text_is_named_in_a_later_chunk() -> None:
+    # The chunk is first read borrowing; the failure makes it be read again keeping references,
+    # which names the field.
+    events = meta_events(100)
+    events[40]["user"]["email"] = "jane\udfff@example.com"
+    with pytest.raises(convapi.ValidationError) as info:
+        convapi.encode_meta_payload(events)
+    assert info.value.field == "events[40].user.email"
+    assert "lone surrogate" in str(info.value)
+    events[40]["user"]["email"] = 2**80
+    # A number beyond 64 bits is text to the model: an invalid email, dropped (not strict).
+    assert json.loads(convapi.encode_meta_payload(events)) == convapi.build_meta_payload(events)
+
+
 EMPTIES_ITS_DICT = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
