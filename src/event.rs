@@ -342,6 +342,7 @@ fn slots<'m, 'a, const N: usize>(
 }
 
 /// A slot's value when it carries something (as [`lookup`] gives it).
+#[inline(always)]
 fn given<'m, 'a>(value: Slot<'m, 'a>) -> Slot<'m, 'a> {
     value.filter(|v| !v.is_empty())
 }
@@ -405,6 +406,7 @@ fn content_slot(key: &str) -> Option<usize> {
 
 /// A string field: strings are trimmed (and borrowed), numbers are written out, anything else
 /// is an error.
+#[inline(always)]
 fn opt_string<'m>(
     value: Slot<'m, '_>,
     field: &str,
@@ -418,6 +420,7 @@ fn opt_string<'m>(
 }
 
 /// The trimmed text of a string or number input, borrowed when it can be.
+#[inline(always)]
 fn text_of<'m>(value: &'m Input<'_>) -> Option<Cow<'m, str>> {
     Some(match scalar_text(value)? {
         Cow::Borrowed(s) => Cow::Borrowed(trim(s)),
@@ -426,6 +429,7 @@ fn text_of<'m>(value: &'m Input<'_>) -> Option<Cow<'m, str>> {
 }
 
 /// The text of a string or number input (numbers written out as JSON would).
+#[inline(always)]
 fn scalar_text<'v>(value: &'v Input<'_>) -> Option<Cow<'v, str>> {
     match value {
         Input::Str(s) => Some(Cow::Borrowed(s.as_ref())),
@@ -436,6 +440,7 @@ fn scalar_text<'v>(value: &'v Input<'_>) -> Option<Cow<'v, str>> {
 }
 
 /// A number field: numbers, or strings holding a finite decimal number.
+#[inline(always)]
 fn opt_number(value: Slot<'_, '_>, field: &str) -> Result<Option<Number>, ValidationError> {
     match given(value) {
         None => Ok(None),
@@ -465,6 +470,7 @@ fn opt_number(value: Slot<'_, '_>, field: &str) -> Result<Option<Number>, Valida
     }
 }
 
+#[inline(always)]
 fn opt_bool(value: Slot<'_, '_>, field: &str) -> Result<Option<bool>, ValidationError> {
     match given(value) {
         None => Ok(None),
@@ -474,6 +480,7 @@ fn opt_bool(value: Slot<'_, '_>, field: &str) -> Result<Option<bool>, Validation
     }
 }
 
+#[inline(always)]
 fn as_object<'m, 'a>(
     value: Option<&'m Input<'a>>,
     field: &str,
