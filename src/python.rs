@@ -1052,8 +1052,9 @@ fn build_payload(
     out_to_py(py, &body)
 }
 
-/// Batches at least this large are built with the GIL released (a thread switch costs more
-/// than building a few events).
+/// Batches at least this large let other threads run while they are built (a thread switch
+/// costs more than building a few events): with the GIL released while written, or, for chunks
+/// read borrowing (which need the GIL until written), by releasing it between chunks.
 const RELEASE_GIL_FROM_EVENTS: usize = 64;
 
 thread_local! {
