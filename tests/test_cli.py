@@ -775,6 +775,10 @@ def test_fake_server_refuses_non_loopback_host() -> None:
     assert "loopback" in proc.stderr
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_fake_server_serves_and_logs_masked(stop_signal: signal.Signals) -> None:
     proc = subprocess.Popen(
@@ -782,6 +786,9 @@ def test_fake_server_serves_and_logs_masked(stop_signal: signal.Signals) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A test run started in the background of a shell without job control inherits SIGINT
+        # ignored, and Python keeps an inherited ignore: Ctrl-C is what this test sends.
+        preexec_fn=_sigint_default,
     )
     try:
         assert proc.stderr is not None
