@@ -85,8 +85,8 @@ pub fn is_standard_event(name: &str) -> bool {
 /// The canonical spelling of a standard event name; custom names come back unchanged.
 pub fn canonical_event_name(name: &str) -> &str {
     // The usual input is already spelled canonically.
-    if let Some(standard) = STANDARD_EVENTS.iter().find(|s| **s == name) {
-        return standard;
+    if is_standard_event(name) {
+        return name;
     }
     // Compared without allocating: this runs once per event.
     let folded = |s: &'static str| s.bytes().map(|b| b.to_ascii_lowercase());

@@ -5,9 +5,7 @@ pub fn country_code(value: &str) -> Option<&'static str> {
     // The usual input, two ASCII letters: one table look-up, no key to build.
     if let [a, b] = value.as_bytes() {
         if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() {
-            let slot = usize::from(a.to_ascii_lowercase() - b'a') * 26
-                + usize::from(b.to_ascii_lowercase() - b'a');
-            return match ALPHA2[slot] {
+            return match ALPHA2[alpha2_slot(a.to_ascii_lowercase(), b.to_ascii_lowercase())] {
                 0 => None,
                 row => Some(COUNTRIES[usize::from(row) - 1].0),
             };
@@ -111,13 +109,17 @@ pub fn state_code(country: &str, value: &str) -> Option<&'static str> {
 /// the usual input is looked up by one index instead of a binary search.
 static ALPHA2: [u16; 26 * 26] = alpha2_index();
 
+/// The place of a two-lowercase-letter code in [`ALPHA2`].
+const fn alpha2_slot(a: u8, b: u8) -> usize {
+    (a - b'a') as usize * 26 + (b - b'a') as usize
+}
+
 const fn alpha2_index() -> [u16; 26 * 26] {
     let mut table = [0u16; 26 * 26];
     let mut row = 0;
     while row < COUNTRIES.len() {
         let code = COUNTRIES[row].0.as_bytes();
-        let slot = (code[0] - b'a') as usize * 26 + (code[1] - b'a') as usize;
-        table[slot] = row as u16 + 1;
+        table[alpha2_slot(code[0], code[1])] = row as u16 + 1;
         row += 1;
     }
     table

@@ -437,14 +437,20 @@ fn normalize_name(value: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-fn letters_only(value: &str) -> Option<String> {
+/// `value` lowercased, keeping only the characters `keep` accepts (`keep_ascii` for ASCII text,
+/// read byte by byte); `None` when nothing is kept.
+fn lowercase_kept(
+    value: &str,
+    keep_ascii: impl Fn(&u8) -> bool,
+    keep: impl Fn(char) -> bool,
+) -> Option<String> {
     // Sized once: collecting a filter grows the string a step at a time.
     let mut out = String::with_capacity(value.len());
     if value.is_ascii() {
         out.extend(
             value
                 .bytes()
-                .filter(u8::is_ascii_alphabetic)
+                .filter(keep_ascii)
                 .map(|b| char::from(b.to_ascii_lowercase())),
         );
     } else {
@@ -452,10 +458,14 @@ fn letters_only(value: &str) -> Option<String> {
             value
                 .chars()
                 .flat_map(char::to_lowercase)
-                .filter(|c| c.is_alphabetic()),
+                .filter(|c| keep(*c)),
         );
     }
     (!out.is_empty()).then_some(out)
+}
+
+fn letters_only(value: &str) -> Option<String> {
+    lowercase_kept(value, u8::is_ascii_alphabetic, char::is_alphabetic)
 }
 
 fn normalize_gender(value: &str) -> Option<String> {
@@ -485,6 +495,9 @@ pub(crate) fn today() -> (i64, u32, u32) {
     civil_from_days(secs.div_euclid(86_400))
 }
 
+/// The rule a date of birth's year breaks before 1900 or after this year.
+const YEAR_RULE: &str = "year must be between 1900 and the current year";
+
 /// The latest day (days since 1970-01-01) the clock was seen to have reached.
 static PAST_DAY: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MIN);
 
@@ -497,7 +510,7 @@ fn check_not_future(y: i64, m: u32, d: u32) -> Result<(), ValidationError> {
         std::sync::atomic::Ordering::Relaxed,
     );
     if y > this_year {
-        return Err(err("year must be between 1900 and the current year"));
+        return Err(err(YEAR_RULE));
     }
     if (y, m, d) > (this_year, this_month, this_day) {
         return Err(err("is in the future"));
@@ -602,7 +615,7 @@ fn normalize_date_of_birth(value: &str) -> Result<String, ValidationError> {
         return Err(err("is not a real calendar date"));
     }
     if y < 1900 {
-        return Err(err("year must be between 1900 and the current year"));
+        return Err(err(YEAR_RULE));
     }
     // A date on or before a day already seen to have come is not in the future: most dates of
     // birth are checked without reading the clock.
@@ -646,24 +659,7 @@ fn normalize_state(value: &str, country: Option<&str>) -> Result<String, Validat
 }
 
 fn letters_and_digits(value: &str) -> Option<String> {
-    // Sized once: collecting a filter grows the string a step at a time.
-    let mut out = String::with_capacity(value.len());
-    if value.is_ascii() {
-        out.extend(
-            value
-                .bytes()
-                .filter(u8::is_ascii_alphanumeric)
-                .map(|b| char::from(b.to_ascii_lowercase())),
-        );
-    } else {
-        out.extend(
-            value
-                .chars()
-                .flat_map(char::to_lowercase)
-                .filter(|c| c.is_alphanumeric()),
-        );
-    }
-    (!out.is_empty()).then_some(out)
+    lowercase_kept(value, u8::is_ascii_alphanumeric, char::is_alphanumeric)
 }
 
 fn normalize_zip(value: &str, country: Option<&str>) -> Result<String, ValidationError> {

@@ -707,11 +707,12 @@ impl<'a> Sink<'a> for JsonWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
         // Every byte to escape at every position of strings up to 40 bytes, which covers the
-        // 16-byte and 8-byte scans and the tail; then a long text with no escape at all.
+        // 8-byte scan and the tail; then a long text with no escape at all.
         let specials = ['"', '\\', '\n', '\u{1}', '\u{1f}', '\t', 'é', '\u{7f}', '/'];
         for len in 0..40 {
             for at in 0..len {
@@ -737,7 +738,6 @@ mod tests {
         write_json_str(&mut buf, &long);
         assert_eq!(buf, serde_json::to_vec(&long).unwrap_or_default());
     }
-    use serde_json::json;
 
     const GIVEN: &str = "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB";
 
