@@ -199,9 +199,11 @@ struct Walk {
 }
 
 impl Walk {
-    fn keeping() -> Self {
+    /// A walk keeping references, with room for those of `events` events (about 40 strings
+    /// and keys each).
+    fn keeping(events: usize) -> Self {
         Self {
-            keep: Vec::new(),
+            keep: Vec::with_capacity(events * 40),
             borrowing: false,
             stopped: false,
         }
@@ -245,6 +247,44 @@ impl Walk {
         // SAFETY: the object is held by `keep` or by the caller (see above); its text never
         // moves or changes.
         Ok(unsafe { &*text })
+    }
+
+    /// The name of a dict key that is not one of the interned names the walk knows by address.
+    /// It comes held by a reference of its own: reading it may raise (a lone surrogate, a key's
+    /// `repr`), and the exception may set off a garbage collection, whose finalisers could
+    /// change the dict.
+    fn key_name(&mut self, key: Bound<'_, PyAny>, path: &[Seg]) -> PyResult<&'static str> {
+        let text = match key.cast::<PyString>() {
+            Ok(text) => text,
+            Err(_) if self.borrowing => return Err(self.stop()),
+            Err(_) => {
+                let shown = key
+                    .repr()
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|_| "?".to_string());
+                return Err(validation_error(
+                    key.py(),
+                    &ValidationError::new(
+                        render_path(path, "event"),
+                        format!("has a key that is not a string: {shown}"),
+                    ),
+                ));
+            }
+        };
+        match text.to_str().ok().and_then(known_key) {
+            Some(name) => Ok(name),
+            // A lone surrogate has no text: `text` names the field for it (or stops a
+            // borrowing walk).
+            // SAFETY: the borrow goes into a tree owned with `keep`, or, borrowing, is dropped
+            // before the GIL is given up (the dict holds the key meanwhile).
+            None => unsafe { self.text(text.as_borrowed(), path) },
+        }
+    }
+
+    /// A reference of its own to a container whose items the walk borrows; none when
+    /// borrowing (the caller holds everything then).
+    fn hold<'py>(&self, obj: PyBorrowed<'_, 'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+        (!self.borrowing).then(|| obj.to_owned())
     }
 
     /// Stops a borrowing walk before Python code would run (see [`Walk`]).
@@ -438,11 +478,7 @@ impl Walk {
             }
             if ty == &raw mut ffi::PyList_Type {
                 // Held while walked (its items are borrowed from it).
-                let list = if self.borrowing {
-                    None
-                } else {
-                    Some(obj.to_owned())
-                };
+                let list = self.hold(obj);
                 let mut items = Vec::with_capacity(ffi::PyList_Size(ptr).max(0) as usize);
                 let mut i: ffi::Py_ssize_t = 0;
                 while i < ffi::PyList_Size(ptr) {
@@ -481,11 +517,7 @@ impl Walk {
         let py = dict.py();
         let ptr = dict.as_ptr();
         // Held while walked (its entries are borrowed from it).
-        let held = if self.borrowing {
-            None
-        } else {
-            Some(dict.to_owned())
-        };
+        let held = self.hold(dict);
         let keys = known_keys(py);
         // SAFETY: `dict` is a dict, held (see above).
         let mut entries = Vec::with_capacity(unsafe { ffi::PyDict_Size(ptr) }.max(0) as usize);
@@ -499,28 +531,7 @@ impl Walk {
                 unsafe { (PyBorrowed::from_ptr(py, k), PyBorrowed::from_ptr(py, v)) };
             let name: &'static str = match keys.by_address(k) {
                 Some(name) => name,
-                None => match key.cast::<PyString>() {
-                    // A lone surrogate has no text: `text` names the field for it.
-                    Ok(text) => match text.to_str().ok().and_then(known_key) {
-                        Some(name) => name,
-                        // SAFETY: the borrow goes into a tree owned with `keep`.
-                        None => unsafe { self.text(text, path)? },
-                    },
-                    Err(_) if self.borrowing => return Err(self.stop()),
-                    Err(_) => {
-                        let shown = key
-                            .repr()
-                            .map(|r| r.to_string())
-                            .unwrap_or_else(|_| "?".to_string());
-                        return Err(validation_error(
-                            py,
-                            &ValidationError::new(
-                                render_path(path, "event"),
-                                format!("has a key that is not a string: {shown}"),
-                            ),
-                        ));
-                    }
-                },
+                None => self.key_name(key.to_owned(), path)?,
             };
             path.push(Seg::Key(name));
             let read = self.at(value, path, depth + 1, push_entry(&mut entries, name));
@@ -891,8 +902,8 @@ fn within_event(py: Python<'_>, err: PyErr, i: usize) -> PyErr {
 
 /// A list (or tuple) of event dicts, or one event dict.
 fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Borrowed> {
-    let mut walk = Walk::keeping();
     if events.is_instance_of::<PyDict>() {
+        let mut walk = Walk::keeping(1);
         let inputs = vec![walk.input(events, None)?];
         return Ok(Borrowed {
             inputs,
@@ -902,8 +913,7 @@ fn events_arg(events: &Bound<'_, PyAny>) -> PyResult<Borrowed> {
     if events.is_instance_of::<PyList>() || events.is_instance_of::<PyTuple>() {
         let n = events.len()?;
         let mut inputs = Vec::with_capacity(n);
-        // About 40 strings and keys per event.
-        walk.keep.reserve(n * 40);
+        let mut walk = Walk::keeping(n);
         for (i, item) in events.try_iter()?.enumerate() {
             let input = walk
                 .input(&item?, None)
@@ -938,7 +948,7 @@ fn normalize(
     value: &Bound<'_, PyAny>,
     country: Option<&str>,
 ) -> PyResult<String> {
-    let mut walk = Walk::keeping();
+    let mut walk = Walk::keeping(0);
     // The value is named by the field as given, whatever is wrong with it (and wherever).
     let walked = walk.input(value, None).map_err(|e| renamed(py, e, field));
     let text = match walked? {
@@ -1180,8 +1190,7 @@ fn encode_streamed<'py>(
                 let mut read = read_chunk(&mut walk, chunk, &mut inputs);
                 if read.is_err() && walk.stopped {
                     inputs.clear();
-                    walk = Walk::keeping();
-                    walk.keep.reserve(chunk.len() * 40);
+                    walk = Walk::keeping(chunk.len());
                     read = read_chunk(&mut walk, chunk, &mut inputs);
                 }
                 if let Err((j, e)) = read {
